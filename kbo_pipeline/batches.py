@@ -1,0 +1,120 @@
+"""Planning the batches of a job and applying one batch: its data change and its ledger row in one
+transaction. A completed batch is never applied again, so re-running one changes nothing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+import duckdb
+
+from .database import transaction
+from .entities import ENTITY_BY_TABLE, TABLES
+from .schema import render
+
+
+@dataclass(frozen=True)
+class Batch:
+    job_id: int
+    table: str
+    operation: str
+    batch_number: int
+    records_count: int
+    batches_in_part: int  # batches of this table and operation
+    extract_number: int
+    snapshot_date: date
+
+    @property
+    def mapping_key(self) -> str:
+        """Dagster mapping key: `activity_insert_0003`."""
+        return f"{self.table}_{self.operation}_{self.batch_number:04d}"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: Batch
+    status: str  # completed | skipped (already completed earlier)
+    rows_affected: int
+    seconds: float
+
+
+def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, include_completed: bool = False) -> list[Batch]:
+    """The job's batches in the order they run: per table, deletes before inserts (the SQL makes the
+    result independent of that order; running in it just reads naturally)."""
+    rows = conn.execute(
+        "SELECT b.table_name, b.operation, b.batch_number, b.records_count, b.status, "
+        "count(*) OVER (PARTITION BY b.table_name, b.operation), j.extract_number, j.snapshot_date "
+        "FROM import_job_batches b JOIN import_jobs j USING (job_id) WHERE b.job_id = $job_id",
+        {"job_id": job_id},
+    ).fetchall()
+    order = {table: i for i, table in enumerate(TABLES)}
+    batches = [
+        Batch(job_id, table, operation, number, count, per_part, extract_number, snapshot)
+        for table, operation, number, count, status, per_part, extract_number, snapshot in rows
+        if include_completed or status != "completed"
+    ]
+    return sorted(batches, key=lambda b: (order[b.table], b.operation != "delete", b.batch_number))
+
+
+@cache
+def _apply_sql(table: str, operation: str) -> str:
+    return render(f"apply_{operation}.sql", ENTITY_BY_TABLE[table])
+
+
+_BATCH_KEY = "job_id = $job_id AND table_name = $table AND batch_number = $batch_number AND operation = $operation"
+
+
+def _key_params(batch: Batch) -> dict:
+    return {"job_id": batch.job_id, "table": batch.table, "batch_number": batch.batch_number, "operation": batch.operation}
+
+
+def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
+    """Apply one batch. Marks it processing (committed, so progress shows), then applies it and marks it
+    completed in one transaction; on error the data change rolls back and the batch is marked failed."""
+    started = time.monotonic()
+    status = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch)).fetchone()
+    if status is None:
+        raise LookupError(f"no batch {batch.mapping_key} in job {batch.job_id}")
+    if status[0] == "completed":
+        return BatchResult(batch, "skipped", 0, 0.0)
+    conn.execute(
+        f"UPDATE import_job_batches SET status = 'processing', started_at = current_timestamp, "
+        f"error_message = NULL WHERE {_BATCH_KEY}",
+        _key_params(batch),
+    )
+    try:
+        with transaction(conn):
+            # Checked again inside the transaction: a concurrent attempt may have completed it meanwhile.
+            current = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch))
+            if current.fetchone()[0] == "completed":
+                return BatchResult(batch, "skipped", 0, 0.0)
+            params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
+            if batch.operation == "insert":
+                params["snapshot_date"] = batch.snapshot_date
+            rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
+            conn.execute(
+                f"UPDATE {ENTITY_BY_TABLE[batch.table].staging_table} SET processed = true "
+                "WHERE job_id = $job_id AND batch_number = $batch_number AND operation = $operation",
+                {"job_id": batch.job_id, "batch_number": batch.batch_number, "operation": batch.operation},
+            )
+            conn.execute(
+                f"UPDATE import_job_batches SET status = 'completed', completed_at = current_timestamp, "
+                f"rows_affected = $rows WHERE {_BATCH_KEY}",
+                {**_key_params(batch), "rows": rows},
+            )
+    except BaseException as exc:
+        mark_failed(conn, batch, f"{type(exc).__name__}: {exc}")
+        raise
+    return BatchResult(batch, "completed", int(rows), time.monotonic() - started)
+
+
+def mark_failed(conn: duckdb.DuckDBPyConnection, batch: Batch, error: str) -> None:
+    try:
+        conn.execute(
+            f"UPDATE import_job_batches SET status = 'failed', error_message = $error WHERE {_BATCH_KEY}",
+            {**_key_params(batch), "error": error[:4000]},
+        )
+    except duckdb.Error:
+        pass  # the connection itself is broken: the batch stays 'processing' and is retried all the same

@@ -1,0 +1,99 @@
+"""The import's steps as plain functions over a DuckDB connection. The Dagster ops call these one by
+one (one step each); `import_extract` runs them all in a row, for the tests and for scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .batches import BatchResult, apply_batch, plan_batches
+from .entities import FULL_BATCH_SIZES, OPERATIONS, TABLES, UPDATE_BATCH_SIZES
+from .extract import Extract, ExtractError, parse_file_name, read_extract, remove_unpacked, unpack
+from .finalize import FinalizeResult, finalize_job
+from .jobs import JobStart, begin_job, record_failure
+from .schema import create_schema
+from .staging import StagedPart, is_staged, stage_extract, staged_parts
+
+
+def batch_sizes(extract_type: str, overrides: dict[str, int] | None = None) -> dict[tuple[str, str], int]:
+    """Rows per batch for every (table, operation). Overrides are keyed `<table>` or
+    `<table>_<operation>` (the more specific wins); the defaults depend on the extract type."""
+    overrides = overrides or {}
+    unknown = set(overrides) - set(TABLES) - {f"{t}_{o}" for t in TABLES for o in OPERATIONS}
+    if unknown:
+        raise ValueError(f"unknown batch size keys: {', '.join(sorted(unknown))}")
+    defaults = FULL_BATCH_SIZES if extract_type == "full" else UPDATE_BATCH_SIZES
+    sizes = {}
+    for table in TABLES:
+        for operation in OPERATIONS:
+            size = overrides.get(f"{table}_{operation}", overrides.get(table, defaults[table]))
+            if size < 1:
+                raise ValueError(f"batch size for {table} {operation} must be at least 1, not {size}")
+            sizes[(table, operation)] = size
+    return sizes
+
+
+def prepare(conn: duckdb.DuckDBPyConnection, zip_path: str | Path, run_id: str | None = None) -> tuple[Extract, JobStart]:
+    """Validate the ZIP and start (or resume) its job. A bad extract is recorded as a failed job."""
+    create_schema(conn)
+    try:
+        extract = read_extract(zip_path)
+        return extract, begin_job(conn, extract, run_id)
+    except ExtractError as exc:
+        number = None
+        try:
+            number = parse_file_name(Path(zip_path).name)[0]
+        except ExtractError:
+            pass
+        record_failure(conn, str(exc), file_name=Path(zip_path).name, extract_number=number)
+        raise
+
+
+def stage(
+    conn: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    job_id: int,
+    work_dir: str | Path,
+    size_overrides: dict[str, int] | None = None,
+) -> list[StagedPart]:
+    """Stage the job's rows, unless an earlier attempt already did (a resumed import)."""
+    if is_staged(conn, job_id):
+        return staged_parts(conn, job_id)
+    try:
+        sizes = batch_sizes(extract.extract_type, size_overrides)
+        folder = unpack(extract, Path(work_dir))
+        return stage_extract(conn, job_id, extract, folder, sizes)
+    except ExtractError as exc:
+        record_failure(conn, str(exc), job_id=job_id)
+        raise
+
+
+def finish(conn: duckdb.DuckDBPyConnection, extract: Extract, job_id: int, work_dir: str | Path) -> FinalizeResult:
+    result = finalize_job(conn, job_id)
+    remove_unpacked(extract.sha256, Path(work_dir))
+    return result
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    extract: Extract
+    start: JobStart
+    batches: tuple[BatchResult, ...] = ()
+    final: FinalizeResult | None = None
+
+
+def import_extract(
+    conn: duckdb.DuckDBPyConnection,
+    zip_path: str | Path,
+    work_dir: str | Path,
+    size_overrides: dict[str, int] | None = None,
+) -> ImportResult:
+    """Apply one extract from start to end without Dagster (same steps, same transactions)."""
+    extract, start = prepare(conn, zip_path)
+    if not start.needs_work:
+        return ImportResult(extract, start)
+    stage(conn, extract, start.job_id, work_dir, size_overrides)
+    results = tuple(apply_batch(conn, batch) for batch in plan_batches(conn, start.job_id))
+    return ImportResult(extract, start, results, finish(conn, extract, start.job_id, work_dir))

@@ -1,0 +1,42 @@
+"""Where things live by default; every default can be overridden by an environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DATABASE = "data/kbo.duckdb"
+DEFAULT_LANDING_DIR = "data/landing"
+DEFAULT_WORK_DIR = "data/work"
+DEFAULT_DAGSTER_HOME = "data/dagster_home"
+
+
+def database_path() -> str:
+    """KBO_DATABASE: a DuckDB file, or an `md:` path for MotherDuck."""
+    return os.environ.get("KBO_DATABASE", DEFAULT_DATABASE)
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("KBO_LANDING_DIR", DEFAULT_LANDING_DIR))
+
+
+def work_dir() -> Path:
+    """KBO_WORK_DIR: where the CSVs of an extract are unpacked while it is imported."""
+    return Path(os.environ.get("KBO_WORK_DIR", DEFAULT_WORK_DIR))
+
+
+def duckdb_config() -> dict[str, str]:
+    """KBO_MEMORY_LIMIT and KBO_THREADS, passed to DuckDB when set."""
+    config = {}
+    if os.environ.get("KBO_MEMORY_LIMIT"):
+        config["memory_limit"] = os.environ["KBO_MEMORY_LIMIT"]
+    if os.environ.get("KBO_THREADS"):
+        config["threads"] = os.environ["KBO_THREADS"]
+    return config
+
+
+def ensure_dagster_home() -> Path:
+    """Runs started from the command line land on the same instance the UI shows."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(DEFAULT_DAGSTER_HOME).resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    return home

@@ -1,0 +1,148 @@
+"""Typed staging: every CSV of an extract read by DuckDB into import_staging_<entity>, with a batch
+number on every row, and one pending import_job_batches row per batch. One transaction: a bad row
+anywhere stages nothing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .database import transaction
+from .entities import CODE, ENTITIES, SINGLE_BATCH_THRESHOLD, Entity
+from .extract import Extract, ExtractError, Member, expected_header, member_path
+from .schema import render
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    table: str
+    operation: str
+    rows: int
+    batch_size: int
+
+    @property
+    def batches(self) -> int:
+        return -(-self.rows // self.batch_size) if self.rows else 0
+
+
+def _columns_struct(entity: Entity, operation: str) -> str:
+    types = {c.csv: c.type for c in entity.csv_columns}
+    header = expected_header(entity, "insert" if operation == "code" else operation)
+    return "{" + ", ".join(f"'{name}': '{types[name]}'" for name in header) + "}"
+
+
+def csv_reader(entity: Entity, operation: str) -> str:
+    """read_csv of one member, typed from the spec; the path is the bound parameter $path."""
+    return (
+        "read_csv($path, header = true, auto_detect = false, "
+        f"columns = {_columns_struct(entity, operation)}, delim = ',', quote = '\"', escape = '\"', "
+        "dateformat = '%d-%m-%Y', strict_mode = true, null_padding = false, encoding = 'utf-8')"
+    )
+
+
+def _staged_columns(entity: Entity, operation: str):
+    if operation == "delete":
+        return [c for c in entity.columns if c.name == entity.key]
+    return list(entity.columns)
+
+
+def stage_rows_sql(entity: Entity, operation: str) -> str:
+    columns = _staged_columns(entity, operation)
+    return render(
+        "stage_rows.sql",
+        entity,
+        columns=", ".join(c.name for c in columns),
+        expressions=", ".join(c.expression or c.name for c in columns),
+        renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns if c in columns),
+        reader=csv_reader(entity, operation),
+    )
+
+
+def describe_csv_error(where: str, exc: duckdb.Error) -> str:
+    """DuckDB's CSV error, cut to the file, the line and the problem."""
+    message = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    lines = [part.strip() for part in message.splitlines()]
+    problem = lines[0]
+    for index, text in enumerate(lines):
+        if text.startswith("Original Line:"):
+            following = [t for t in lines[index + 1 :] if t]
+            if text != "Original Line:" and following:
+                problem = following[0]
+            elif len(following) > 1:
+                problem = following[1]
+            break
+    location = f"{where} line {line.group(1)}" if line else where
+    return f"{location}: {problem}"
+
+
+def count_rows(conn: duckdb.DuckDBPyConnection, extract: Extract, folder: Path, member: Member) -> int:
+    try:
+        return conn.execute(
+            f"SELECT count(*) FROM {csv_reader(member.entity, member.operation)}",
+            {"path": str(member_path(folder, member))},
+        ).fetchone()[0]
+    except duckdb.Error as exc:
+        raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+
+
+def plan_batch_sizes(counts: dict[tuple[str, str], int], sizes: dict[str, int]) -> dict[tuple[str, str], int]:
+    """Rows per batch for each (table, operation): the configured size, or one batch for a small extract."""
+    small = sum(counts.values()) < SINGLE_BATCH_THRESHOLD
+    return {part: max(rows, 1) if small else sizes[part[0]] for part, rows in counts.items()}
+
+
+def stage_extract(
+    conn: duckdb.DuckDBPyConnection, job_id: int, extract: Extract, folder: Path, sizes: dict[str, int]
+) -> list[StagedPart]:
+    """Stage every member of an unpacked extract for job_id; mark the job processing."""
+    entity_members = [m for m in extract.members if m.entity in ENTITIES]
+    counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
+    batch_sizes = plan_batch_sizes(counts, sizes)
+    parts = []
+    with transaction(conn):
+        for member in entity_members:
+            part = (member.entity.table, member.operation)
+            params = {"path": str(member_path(folder, member)), "job_id": job_id, "operation": member.operation}
+            try:
+                conn.execute(stage_rows_sql(member.entity, member.operation), {**params, "batch_size": batch_sizes[part]})
+            except duckdb.Error as exc:
+                raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+            conn.execute(
+                render("stage_batches.sql", member.entity),
+                {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table},
+            )
+            parts.append(StagedPart(member.entity.table, member.operation, counts[part], batch_sizes[part]))
+        code = extract.member(CODE, "code")
+        code_columns = ", ".join(f'"{c.csv}"' for c in CODE.columns)
+        try:
+            conn.execute(
+                f"INSERT INTO import_staging_code SELECT $job_id, {code_columns} FROM {csv_reader(CODE, 'insert')}",
+                {"path": str(member_path(folder, code)), "job_id": job_id},
+            )
+        except duckdb.Error as exc:
+            raise ExtractError(describe_csv_error(f"{extract.file_name}/{code.name}", exc)) from None
+        conn.execute(
+            "UPDATE import_jobs SET status = 'processing', staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
+            "WHERE job_id = $job_id",
+            {"job_id": job_id, "batches": sum(p.batches for p in parts), "rows": sum(p.rows for p in parts)},
+        )
+    return parts
+
+
+def staged_parts(conn: duckdb.DuckDBPyConnection, job_id: int) -> list[StagedPart]:
+    """What an earlier staging of job_id recorded (a resumed import does not stage again)."""
+    rows = conn.execute(
+        "SELECT table_name, operation, sum(records_count), max(records_count) FROM import_job_batches "
+        "WHERE job_id = $job_id GROUP BY ALL",
+        {"job_id": job_id},
+    ).fetchall()
+    return [StagedPart(table, operation, int(total), int(largest)) for table, operation, total, largest in rows]
+
+
+def is_staged(conn: duckdb.DuckDBPyConnection, job_id: int) -> bool:
+    row = conn.execute("SELECT staged_at FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}).fetchone()
+    return row is not None and row[0] is not None

@@ -1,0 +1,15 @@
+-- code.csv, replaced whole by every extract at finalize; staged per job until then.
+CREATE TABLE IF NOT EXISTS code (
+    category VARCHAR,
+    code VARCHAR,
+    language VARCHAR,
+    description VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS import_staging_code (
+    job_id INTEGER NOT NULL,
+    category VARCHAR,
+    code VARCHAR,
+    language VARCHAR,
+    description VARCHAR
+);

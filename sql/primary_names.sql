@@ -1,0 +1,40 @@
+-- Primary name of every current enterprise touched by a job (its enterprise row or its
+-- denominations): the legal name (type 001) in the first language present in the order Dutch (2),
+-- French (1), unknown (0), German (3), English (4); the greatest by string order within a language;
+-- the enterprise number when there is none.
+UPDATE enterprise
+SET primary_name = coalesce(names.primary_name, enterprise.entity_number),
+    primary_name_language = names.primary_name_language,
+    primary_name_nl = names.name_nl,
+    primary_name_fr = names.name_fr,
+    primary_name_de = names.name_de
+FROM (
+    WITH touched AS (
+        SELECT entity_number FROM import_staging_enterprise WHERE job_id = $job_id
+        UNION
+        SELECT entity_number FROM import_staging_denomination WHERE job_id = $job_id
+    ),
+    legal AS (
+        SELECT d.entity_number, d.language, max(d.denomination) AS name
+        FROM denomination d
+        JOIN touched USING (entity_number)
+        WHERE d._is_current AND d.type_of_denomination = '001'
+        GROUP BY d.entity_number, d.language
+    ),
+    ranked AS (
+        SELECT entity_number,
+               arg_min(name, CASE language WHEN '2' THEN 1 WHEN '1' THEN 2 WHEN '0' THEN 3
+                                           WHEN '3' THEN 4 WHEN '4' THEN 5 END) AS primary_name,
+               arg_min(language, CASE language WHEN '2' THEN 1 WHEN '1' THEN 2 WHEN '0' THEN 3
+                                               WHEN '3' THEN 4 WHEN '4' THEN 5 END) AS primary_name_language,
+               max(name) FILTER (WHERE language = '2') AS name_nl,
+               max(name) FILTER (WHERE language = '1') AS name_fr,
+               max(name) FILTER (WHERE language = '3') AS name_de
+        FROM legal
+        GROUP BY entity_number
+    )
+    SELECT touched.entity_number, ranked.primary_name, ranked.primary_name_language,
+           ranked.name_nl, ranked.name_fr, ranked.name_de
+    FROM touched LEFT JOIN ranked USING (entity_number)
+) AS names
+WHERE enterprise.entity_number = names.entity_number AND enterprise._is_current;
