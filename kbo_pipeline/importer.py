@@ -12,7 +12,7 @@ from .batches import BatchResult, apply_batch, plan_batches
 from .entities import FULL_BATCH_SIZES, OPERATIONS, TABLES, UPDATE_BATCH_SIZES
 from .extract import Extract, ExtractError, parse_file_name, read_extract, remove_unpacked, unpack
 from .finalize import FinalizeResult, finalize_job
-from .jobs import JobStart, begin_job, record_failure
+from .import_jobs import JobStart, begin_job, record_failure
 from .schema import create_schema
 from .staging import StagedPart, is_staged, stage_extract, staged_parts
 
@@ -70,9 +70,9 @@ def stage(
         raise
 
 
-def finish(conn: duckdb.DuckDBPyConnection, extract: Extract, job_id: int, work_dir: str | Path) -> FinalizeResult:
+def finish(conn: duckdb.DuckDBPyConnection, job_id: int, extract_sha256: str, work_dir: str | Path) -> FinalizeResult:
     result = finalize_job(conn, job_id)
-    remove_unpacked(extract.sha256, Path(work_dir))
+    remove_unpacked(extract_sha256, Path(work_dir))
     return result
 
 
@@ -96,4 +96,4 @@ def import_extract(
         return ImportResult(extract, start)
     stage(conn, extract, start.job_id, work_dir, size_overrides)
     results = tuple(apply_batch(conn, batch) for batch in plan_batches(conn, start.job_id))
-    return ImportResult(extract, start, results, finish(conn, extract, start.job_id, work_dir))
+    return ImportResult(extract, start, results, finish(conn, start.job_id, extract.sha256, work_dir))

@@ -1,0 +1,123 @@
+"""Dagster assets, one partition per extract: the extract ZIP, the typed staging tables, and the
+applied entity tables (+ code). Materializing a partition applies that extract."""
+
+
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    Config,
+    DynamicPartitionsDefinition,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+    graph_multi_asset,
+    multi_asset,
+)
+from pydantic import Field
+
+from .entities import TABLES
+from .extract import Extract, ExtractError, partition_key_for
+from .importer import prepare, stage
+from .ops import kbo_apply_batch, kbo_finalize, kbo_plan_batches
+from .resources import KboDatabase, KboPaths
+
+GROUP = "kbo"
+extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")
+APPLIED_ASSETS = TABLES + ("code",)
+
+
+class ExtractConfig(Config):
+    zip_path: str = Field(
+        default="",
+        description="The extract ZIP; empty means <landing_dir>/<partition key>.zip. Its name must match the partition.",
+    )
+
+
+class StagingConfig(Config):
+    batch_sizes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Rows per batch, keyed <table> or <table>_<operation> (e.g. activity: 500, "
+        "activity_delete: 1000); unset keys use the defaults for the extract's type.",
+    )
+
+
+@asset(partitions_def=extract_partitions, group_name=GROUP)
+def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: KboDatabase, kbo_paths: KboPaths):
+    """The extract ZIP, validated (name, meta.csv, members, headers), and its import job started or resumed."""
+    path = config.zip_path or str(kbo_paths.zip_for(context.partition_key))
+    if partition_key_for(path) != context.partition_key:
+        raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
+    try:
+        with kbo_db.get_connection() as conn:
+            extract, start = prepare(conn, path, context.run_id)
+    except ExtractError as exc:
+        raise Failure(description=str(exc)) from None
+    for warning in extract.warnings:
+        context.log.warning(warning)
+    context.log.info(start.message)
+    members = "\n".join(
+        f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} |" for m in extract.members
+    )
+    return Output(
+        {"extract": extract, "job_id": start.job_id, "action": start.action},
+        metadata={
+            "extract_number": extract.number,
+            "extract_type": extract.extract_type,
+            "snapshot_date": extract.snapshot_date.isoformat(),
+            "job_id": start.job_id if start.job_id is not None else -1,
+            "action": start.action,
+            "zip_bytes": extract.path.stat().st_size,
+            "csv_bytes": sum(m.uncompressed_bytes for m in extract.members),
+            "sha256": extract.sha256,
+            "members": MetadataValue.md("| member | compressed | uncompressed |\n|---|---:|---:|\n" + members),
+        },
+    )
+
+
+@multi_asset(
+    outs={f"staging_{t}": AssetOut(group_name=GROUP, description=f"import_staging_{t}: typed rows of the extract") for t in TABLES},
+    partitions_def=extract_partitions,
+)
+def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
+    """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
+    extract: Extract = kbo_extract["extract"]
+    parts = []
+    if kbo_extract["action"] != "already_applied":
+        try:
+            with kbo_db.get_connection() as conn:
+                parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes)
+        except (ExtractError, ValueError) as exc:
+            raise Failure(description=str(exc)) from None
+    by_part = {(p.table, p.operation): p for p in parts}
+    for table in TABLES:
+        deletes, inserts = by_part.get((table, "delete")), by_part.get((table, "insert"))
+        yield Output(
+            {**kbo_extract, "table": table},
+            output_name=f"staging_{table}",
+            metadata={
+                "delete_rows": deletes.rows if deletes else 0,
+                "insert_rows": inserts.rows if inserts else 0,
+                "batches": sum(p.batches for p in (deletes, inserts) if p),
+                "delete_batch_size": deletes.batch_size if deletes else 0,
+                "insert_batch_size": inserts.batch_size if inserts else 0,
+            },
+        )
+
+
+@graph_multi_asset(
+    outs={name: AssetOut() for name in APPLIED_ASSETS},
+    ins={f"staging_{t}": AssetIn() for t in TABLES},
+    partitions_def=extract_partitions,
+    group_name=GROUP,
+)
+def applied_tables(**staged):
+    """Plan the batches, apply each as its own step (one transaction each), then finalize."""
+    batches, job = kbo_plan_batches(list(staged.values()))
+    results = batches.map(kbo_apply_batch).collect()
+    finalized = kbo_finalize(job, results)
+    return {name: getattr(finalized, name) for name in APPLIED_ASSETS}
+
+
+ASSETS = [kbo_extract, kbo_staging, applied_tables]

@@ -1,0 +1,163 @@
+"""`kbo`: import extracts through the Dagster job, show the ledger, write sample extracts, open the UI."""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from . import settings
+from .database import connect
+from .extract import ExtractError, partition_key_for, read_extract
+from .status import job_report, jobs_table
+
+
+def _database_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database", default=None, help=f"DuckDB file or md: path (default: $KBO_DATABASE or {settings.DEFAULT_DATABASE})"
+    )
+
+
+def _already_applied(database: str, zip_path: Path) -> str | None:
+    """The reason to skip this ZIP, read from the database's ledger; None when it must run."""
+    if not database.startswith("md:") and not Path(database).exists():
+        return None
+    try:
+        extract = read_extract(zip_path)
+    except ExtractError:
+        return None  # the run validates it again and records the failure
+    try:
+        with connect(database, read_only=not database.startswith("md:")) as conn:
+            row = conn.execute(
+                "SELECT status FROM import_jobs WHERE extract_number = $n", {"n": extract.number}
+            ).fetchone()
+            latest = conn.execute("SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'").fetchone()[0]
+    except duckdb.Error:
+        return None  # no ledger yet, or the file is busy: the run decides
+    if row and row[0] == "completed":
+        return f"extract {extract.number} is already applied"
+    if latest is not None and extract.number < latest:
+        return f"extract {extract.number} is older than the latest applied extract {latest}"
+    return None
+
+
+def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None) -> int:
+    """Each ZIP becomes a run of the kbo_import job on the instance ($DAGSTER_HOME), in the order given."""
+    settings.ensure_dagster_home()
+    from dagster import DagsterInstance, execute_job, reconstructable
+
+    from .definitions import get_import_job
+
+    instance = DagsterInstance.get()
+    for zip_path in zip_paths:
+        zip_path = zip_path.resolve()
+        skip = _already_applied(database, zip_path)
+        if skip:
+            print(f"{zip_path.name}: skipped, {skip}")
+            continue
+        key = partition_key_for(zip_path.name)
+        instance.add_dynamic_partitions("kbo_extracts", [key])
+        run_config = {
+            "ops": {
+                "kbo_extract": {"config": {"zip_path": str(zip_path)}},
+                "kbo_staging": {"config": {"batch_sizes": batch_sizes or {}}},
+            },
+            "resources": {"kbo_db": {"config": {"database": database}}},
+            "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
+        }
+        print(f"{zip_path.name}: importing into {database}")
+        with execute_job(
+            reconstructable(get_import_job),
+            instance=instance,
+            run_config=run_config,
+            tags={"dagster/partition": key, "kbo/source": "cli"},
+        ) as result:
+            if not result.success:
+                errors = [
+                    event.step_key + ": " + (event.event_specific_data.error.message.strip() if event.event_specific_data.error else "")
+                    for event in result.all_events
+                    if event.event_type_value == "STEP_FAILURE"
+                ]
+                print(f"{zip_path.name}: FAILED (run {result.run_id})", file=sys.stderr)
+                for error in errors:
+                    print(f"  {error}", file=sys.stderr)
+                return 1
+            print(f"{zip_path.name}: done (run {result.run_id})")
+    return 0
+
+
+def _parse_sizes(values: list[str]) -> dict[str, int]:
+    sizes = {}
+    for value in values or []:
+        key, _, number = value.partition("=")
+        sizes[key] = int(number)
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kbo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("import", help="apply extract ZIPs, in the order given, each as a Dagster run")
+    _database_arg(p)
+    p.add_argument("zips", nargs="+", type=Path, metavar="ZIP")
+    p.add_argument("--batch-size", action="append", metavar="TABLE[_OPERATION]=ROWS", help="override a batch size")
+
+    p = commands.add_parser("status", help="the import jobs and, for the latest (or --job), per-table batch progress")
+    _database_arg(p)
+    p.add_argument("--job", type=int, default=None, help="job id (default: the latest)")
+
+    p = commands.add_parser("sample", help="write a synthetic Full and consecutive Updates in the real format")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--updates", type=int, default=3)
+    p.add_argument("--enterprises", type=int, default=200)
+    p.add_argument("--changes", type=int, default=40, help="changes per update")
+    p.add_argument("--first-number", type=int, default=140)
+    p.add_argument("--seed", type=int, default=147)
+
+    p = commands.add_parser("ui", help="start the Dagster UI (webserver and daemon) on 127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+
+    args = parser.parse_args(argv)
+    database = getattr(args, "database", None) or settings.database_path()
+
+    if args.command == "import":
+        return run_import(database, args.zips, _parse_sizes(args.batch_size))
+    if args.command == "status":
+        if not database.startswith("md:") and not Path(database).exists():
+            print(f"{database}: no database yet")
+            return 1
+        try:
+            with connect(database, read_only=not database.startswith("md:")) as conn:
+                print(jobs_table(conn))
+                print()
+                print(job_report(conn, args.job))
+        except duckdb.IOException as exc:
+            print(f"{database} is busy ({exc}); try again in a moment", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "sample":
+        from .sample import write_samples
+
+        for path in write_samples(
+            args.out,
+            first_number=args.first_number,
+            updates=args.updates,
+            enterprises=args.enterprises,
+            changes=args.changes,
+            seed=args.seed,
+        ):
+            print(path)
+        return 0
+    if args.command == "ui":
+        settings.ensure_dagster_home()
+        workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+        return subprocess.call(["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)])
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

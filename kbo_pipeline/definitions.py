@@ -1,0 +1,24 @@
+"""The Dagster code location: `dagster dev -w workspace.yaml` or `dagster dev -m kbo_pipeline.definitions`."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+
+from .assets import ASSETS, GROUP
+from .resources import default_resources
+
+# In-process: many small batch steps against one DuckDB file, one at a time (a process per step would
+# cost about a second each and could not share the file).
+kbo_import_job = define_asset_job(
+    "kbo_import",
+    selection=AssetSelection.groups(GROUP),
+    executor_def=in_process_executor,
+    description="Apply one KBO extract (one partition) to the database in batches.",
+)
+
+defs = Definitions(assets=ASSETS, jobs=[kbo_import_job], resources=default_resources())
+
+
+def get_import_job():
+    """For `reconstructable`: the resolved job, as the code location defines it."""
+    return defs.resolve_job_def("kbo_import")

@@ -1,0 +1,77 @@
+"""The ops inside the applied-tables asset: plan (one DynamicOutput per batch), apply one batch,
+finalize. Each is a thin wrapper over the core functions; one step per batch."""
+
+
+from dagster import DynamicOut, DynamicOutput, Failure, MetadataValue, OpExecutionContext, Out, Output, op
+
+from .batches import Batch, apply_batch, plan_batches
+from .entities import TABLES
+from .finalize import UnfinishedBatches
+from .importer import finish
+from .resources import KboDatabase, KboPaths
+
+APPLIED = TABLES + ("code",)
+
+
+@op(out={"batches": DynamicOut(Batch), "job": Out(dict)})
+def kbo_plan_batches(context: OpExecutionContext, staged: list, kbo_db: KboDatabase):
+    """One DynamicOutput per batch still to apply (a resumed job yields only the unfinished ones)."""
+    job = {k: v for k, v in staged[0].items() if k != "table"}
+    batches = []
+    if job["action"] != "already_applied":
+        with kbo_db.get_connection() as conn:
+            batches = plan_batches(conn, job["job_id"])
+    context.log.info(f"extract {job['extract'].number}: {len(batches)} batch step(s) to run")
+    for batch in batches:
+        yield DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
+    yield Output(job, output_name="job", metadata={"batches": len(batches)})
+
+
+@op
+def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDatabase) -> dict:
+    """Apply one batch in one transaction with its ledger row; a completed batch is skipped."""
+    with kbo_db.get_connection() as conn:
+        result = apply_batch(conn, batch)
+    context.log.info(
+        f"{batch.table} {batch.operation} batch {batch.batch_number}/{batch.batches_in_part}: "
+        f"{batch.records_count} rows staged, {result.rows_affected} rows "
+        f"{'retired' if batch.operation == 'delete' else 'inserted'} "
+        f"in {result.seconds:.2f} s ({result.status})"
+    )
+    return {"mapping_key": batch.mapping_key, "status": result.status, "rows_affected": result.rows_affected}
+
+
+@op(out={name: Out(dict) for name in APPLIED})
+def kbo_finalize(context: OpExecutionContext, job: dict, results: list, kbo_db: KboDatabase, kbo_paths: KboPaths):
+    """Refuse while a batch is unfinished; replace code, resolve primary names, complete the job."""
+    extract = job["extract"]
+    if job["action"] == "already_applied":
+        context.log.info(f"extract {extract.number} is already applied: nothing changed")
+        for name in APPLIED:
+            yield Output({"extract_number": extract.number, "changed": False}, output_name=name, metadata={"changed": False})
+        return
+    try:
+        with kbo_db.get_connection() as conn:
+            final = finish(conn, job["job_id"], extract.sha256, kbo_paths.work_dir)
+    except UnfinishedBatches as exc:
+        raise Failure(description=str(exc)) from None
+    context.log.info(
+        f"extract {extract.number} completed: {final.names_resolved} primary names resolved, "
+        f"{final.code_rows} code rows"
+    )
+    for summary in final.tables:
+        yield Output(
+            {"extract_number": extract.number, "changed": True},
+            output_name=summary.table,
+            metadata={
+                "rows_deleted": summary.rows_deleted,
+                "rows_inserted": summary.rows_inserted,
+                "current_rows": summary.current_rows,
+                "batches": summary.batches,
+                "seconds": MetadataValue.float(round(summary.seconds, 3)),
+                **({"names_resolved": final.names_resolved} if summary.table == "enterprise" else {}),
+            },
+        )
+    yield Output(
+        {"extract_number": extract.number, "changed": True}, output_name="code", metadata={"rows": final.code_rows}
+    )

@@ -1,0 +1,76 @@
+"""Progress of imports, read from the ledger alone (import_jobs, import_job_batches)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from .entities import TABLES
+
+
+def bar(done: int, total: int, width: int = 10) -> str:
+    filled = round(width * done / total) if total else width
+    return "█" * filled + "░" * (width - filled)
+
+
+def jobs_table(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> str:
+    rows = conn.execute(
+        "SELECT job_id, extract_number, extract_type, snapshot_date, status, rows_deleted, rows_inserted, "
+        "started_at, completed_at, error_message FROM import_jobs ORDER BY job_id DESC LIMIT $limit",
+        {"limit": limit},
+    ).fetchall()
+    if not rows:
+        return "no import jobs"
+    lines = [f"{'job':>4} {'extract':>7} {'type':<6} {'snapshot':<10} {'status':<11} {'deleted':>8} {'inserted':>9}  completed"]
+    for job_id, number, kind, snapshot, status, deleted, inserted, _started, completed, error in reversed(rows):
+        lines.append(
+            f"{job_id:>4} {number if number is not None else '?':>7} {kind or '?':<6} {str(snapshot or ''):<10} "
+            f"{status:<11} {deleted if deleted is not None else '':>8} {inserted if inserted is not None else '':>9}  "
+            f"{completed or ''}"
+        )
+        if error:
+            lines.append(f"     error: {error}")
+    return "\n".join(lines)
+
+
+def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> str:
+    if job_id is None:
+        job_id = conn.execute("SELECT max(job_id) FROM import_jobs").fetchone()[0]
+    job = conn.execute(
+        "SELECT extract_number, extract_type, snapshot_date, status, started_at FROM import_jobs WHERE job_id = $job_id",
+        {"job_id": job_id},
+    ).fetchone()
+    if job is None:
+        return "no import job"
+    number, kind, snapshot, job_status, started = job
+    batches = conn.execute(
+        "SELECT table_name, operation, batch_number, status, records_count, error_message FROM import_job_batches "
+        "WHERE job_id = $job_id ORDER BY table_name, operation, batch_number",
+        {"job_id": job_id},
+    ).fetchall()
+    done = sum(1 for b in batches if b[3] == "completed")
+    total = len(batches)
+    percent = round(100 * done / total) if total else 100
+    lines = [
+        f"Extract {number} ({kind}, snapshot {snapshot})  job {job_id}: {job_status}  started {started or ''}",
+        f"overall  {bar(done, total, 32)}  {percent:3d}%  {done}/{total} batches",
+        "",
+    ]
+    for table in TABLES:
+        mine = [b for b in batches if b[0] == table]
+        table_done = sum(1 for b in mine if b[3] == "completed")
+        failed = [b for b in mine if b[3] == "failed"]
+        running = [b for b in mine if b[3] == "processing"]
+        if not mine:
+            state = "nothing to apply"
+        elif failed:
+            state = f"failed: {failed[0][1]} batch {failed[0][2]}: {failed[0][5]}"
+        elif running:
+            state = f"processing batch {running[0][2]} ({running[0][1]}, {running[0][4]} rows)"
+        elif table_done == len(mine):
+            state = "completed"
+        elif table_done:
+            state = "partly applied"
+        else:
+            state = "pending"
+        lines.append(f"{table:<14} {bar(table_done, len(mine))}  {table_done:>4}/{len(mine):<4} {state}")
+    return "\n".join(lines)
