@@ -1,7 +1,6 @@
 """`kbo`: import extracts through the Dagster job, show the ledger, write sample extracts, open the UI."""
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import duckdb
 
 from . import settings
 from .database import connect
-from .extract import ExtractError, partition_key_for, read_extract
+from .extract import ExtractError, read_extract
 from .status import job_report, jobs_table
 
 
@@ -46,42 +45,21 @@ def _already_applied(database: str, zip_path: Path) -> str | None:
 def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None) -> int:
     """Each ZIP becomes a run of the kbo_import job on the instance ($DAGSTER_HOME), in the order given."""
     settings.ensure_dagster_home()
-    from dagster import DagsterInstance, execute_job, reconstructable
+    from dagster import DagsterInstance
 
-    from .definitions import get_import_job
+    from .runs import launch_import, step_errors
 
     instance = DagsterInstance.get()
     for zip_path in zip_paths:
-        zip_path = zip_path.resolve()
         skip = _already_applied(database, zip_path)
         if skip:
             print(f"{zip_path.name}: skipped, {skip}")
             continue
-        key = partition_key_for(zip_path.name)
-        instance.add_dynamic_partitions("kbo_extracts", [key])
-        run_config = {
-            "ops": {
-                "kbo_extract": {"config": {"zip_path": str(zip_path)}},
-                "kbo_staging": {"config": {"batch_sizes": batch_sizes or {}}},
-            },
-            "resources": {"kbo_db": {"config": {"database": database}}},
-            "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
-        }
         print(f"{zip_path.name}: importing into {database}")
-        with execute_job(
-            reconstructable(get_import_job),
-            instance=instance,
-            run_config=run_config,
-            tags={"dagster/partition": key, "kbo/source": "cli"},
-        ) as result:
+        with launch_import(instance, zip_path, database, batch_sizes=batch_sizes) as result:
             if not result.success:
-                errors = [
-                    event.step_key + ": " + (event.event_specific_data.error.message.strip() if event.event_specific_data.error else "")
-                    for event in result.all_events
-                    if event.event_type_value == "STEP_FAILURE"
-                ]
                 print(f"{zip_path.name}: FAILED (run {result.run_id})", file=sys.stderr)
-                for error in errors:
+                for error in step_errors(result):
                     print(f"  {error}", file=sys.stderr)
                 return 1
             print(f"{zip_path.name}: done (run {result.run_id})")

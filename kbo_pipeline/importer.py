@@ -35,6 +35,11 @@ def batch_sizes(extract_type: str, overrides: dict[str, int] | None = None) -> d
     return sizes
 
 
+def overridden(part: tuple[str, str], overrides: dict[str, int] | None) -> bool:
+    table, operation = part
+    return bool(overrides) and (table in overrides or f"{table}_{operation}" in overrides)
+
+
 def prepare(conn: duckdb.DuckDBPyConnection, zip_path: str | Path, run_id: str | None = None) -> tuple[Extract, JobStart]:
     """Validate the ZIP and start (or resume) its job. A bad extract is recorded as a failed job."""
     create_schema(conn)
@@ -63,8 +68,9 @@ def stage(
         return staged_parts(conn, job_id)
     try:
         sizes = batch_sizes(extract.extract_type, size_overrides)
+        explicit = frozenset(part for part in sizes if overridden(part, size_overrides))
         folder = unpack(extract, Path(work_dir))
-        return stage_extract(conn, job_id, extract, folder, sizes)
+        return stage_extract(conn, job_id, extract, folder, sizes, explicit)
     except ExtractError as exc:
         record_failure(conn, str(exc), job_id=job_id)
         raise

@@ -89,19 +89,28 @@ def count_rows(conn: duckdb.DuckDBPyConnection, extract: Extract, folder: Path, 
         raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
 
 
-def plan_batch_sizes(counts: dict[tuple[str, str], int], sizes: dict[str, int]) -> dict[tuple[str, str], int]:
-    """Rows per batch for each (table, operation): the configured size, or one batch for a small extract."""
+def plan_batch_sizes(
+    counts: dict[tuple[str, str], int], sizes: dict[tuple[str, str], int], explicit: frozenset = frozenset()
+) -> dict[tuple[str, str], int]:
+    """Rows per batch for each (table, operation): the size given, except that a small extract (fewer
+    than SINGLE_BATCH_THRESHOLD rows in all) is one batch per table and operation where no size was
+    set explicitly."""
     small = sum(counts.values()) < SINGLE_BATCH_THRESHOLD
-    return {part: max(rows, 1) if small else sizes[part[0]] for part, rows in counts.items()}
+    return {part: max(rows, 1) if small and part not in explicit else sizes[part] for part, rows in counts.items()}
 
 
 def stage_extract(
-    conn: duckdb.DuckDBPyConnection, job_id: int, extract: Extract, folder: Path, sizes: dict[str, int]
+    conn: duckdb.DuckDBPyConnection,
+    job_id: int,
+    extract: Extract,
+    folder: Path,
+    sizes: dict[tuple[str, str], int],
+    explicit: frozenset = frozenset(),
 ) -> list[StagedPart]:
     """Stage every member of an unpacked extract for job_id; mark the job processing."""
     entity_members = [m for m in extract.members if m.entity in ENTITIES]
     counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
-    batch_sizes = plan_batch_sizes(counts, sizes)
+    batch_sizes = plan_batch_sizes(counts, sizes, explicit)
     parts = []
     with transaction(conn):
         for member in entity_members:

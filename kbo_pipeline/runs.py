@@ -1,0 +1,53 @@
+"""Launching the kbo_import job for one extract ZIP, as the command line (and the tests) do: a run on
+the Dagster instance, exactly the job the UI materializes."""
+
+import os
+from pathlib import Path
+
+from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstructable
+
+from .definitions import get_import_job
+from .extract import partition_key_for
+
+
+def import_run_config(
+    zip_path: Path, database: str, work_dir: str | None = None, batch_sizes: dict[str, int] | None = None
+) -> dict:
+    config = {
+        "ops": {
+            "kbo_extract": {"config": {"zip_path": str(zip_path)}},
+            "kbo_staging": {"config": {"batch_sizes": batch_sizes or {}}},
+        },
+        "resources": {"kbo_db": {"config": {"database": database}}},
+        "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
+    }
+    if work_dir is not None:
+        config["resources"]["kbo_paths"] = {"config": {"work_dir": str(work_dir)}}
+    return config
+
+
+def launch_import(
+    instance: DagsterInstance,
+    zip_path: Path,
+    database: str,
+    work_dir: str | None = None,
+    batch_sizes: dict[str, int] | None = None,
+) -> JobExecutionResult:
+    """Run the import of one ZIP to the end in this process; the caller closes the result."""
+    zip_path = Path(zip_path).resolve()
+    key = partition_key_for(zip_path.name)
+    instance.add_dynamic_partitions("kbo_extracts", [key])
+    return execute_job(
+        reconstructable(get_import_job),
+        instance=instance,
+        run_config=import_run_config(zip_path, database, work_dir, batch_sizes),
+        tags={"dagster/partition": key, "kbo/source": "cli"},
+    )
+
+
+def step_errors(result: JobExecutionResult) -> list[str]:
+    return [
+        f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE" and event.event_specific_data.error
+    ]

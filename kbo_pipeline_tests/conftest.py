@@ -1,0 +1,40 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kbo_pipeline.database import connect
+from kbo_pipeline.sample import write_samples
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXTRACT_147 = FIXTURES / "KboOpenData_0147_2025_10_12_Update.zip"
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory) -> list[Path]:
+    """A generated Full (140) and five consecutive Updates (141-145), written once per session."""
+    return write_samples(tmp_path_factory.mktemp("samples"), updates=5, enterprises=150, changes=40, seed=7)
+
+
+@pytest.fixture
+def db(tmp_path):
+    with connect(str(tmp_path / "kbo.duckdb")) as conn:
+        yield conn
+
+
+@pytest.fixture
+def work_dir(tmp_path) -> Path:
+    return tmp_path / "work"
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def copy_to(path: Path, folder: Path, name: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(path, folder / (name or path.name)))

@@ -1,0 +1,121 @@
+"""Batch planning and applying: sizes, order independence, idempotency, one transaction per batch."""
+
+import pytest
+
+from kbo_pipeline.batches import apply_batch, plan_batches
+from kbo_pipeline.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
+from kbo_pipeline.importer import batch_sizes, import_extract, prepare, stage
+from kbo_pipeline.staging import plan_batch_sizes
+
+from .checks import table_checksums
+from .replay import Replay, database_rows
+
+SMALL_SIZES = {"enterprise": 3, "establishment": 4, "denomination": 5, "address": 6, "contact": 7, "activity": 8, "branch": 1}
+
+
+def test_default_sizes_follow_the_design_and_full_loads_get_their_own():
+    update = batch_sizes("update")
+    assert update[("activity", "insert")] == 500 and update[("enterprise", "delete")] == 2000
+    assert all(update[(t, "insert")] == UPDATE_BATCH_SIZES[t] for t in TABLES)
+    assert all(size == FULL_BATCH_SIZE for size in batch_sizes("full").values())
+    # 36.3 M activity rows must not become tens of thousands of steps.
+    assert 36_300_000 / batch_sizes("full")[("activity", "insert")] < 50
+
+
+def test_size_overrides_per_table_and_operation():
+    sizes = batch_sizes("update", {"activity": 100, "activity_delete": 40})
+    assert sizes[("activity", "insert")] == 100 and sizes[("activity", "delete")] == 40
+    with pytest.raises(ValueError, match="unknown batch size keys: activty"):
+        batch_sizes("update", {"activty": 1})
+    with pytest.raises(ValueError, match="at least 1"):
+        batch_sizes("update", {"branch": 0})
+
+
+def test_a_small_extract_is_one_batch_per_table_and_operation():
+    sizes = batch_sizes("update")
+    small = plan_batch_sizes({("activity", "insert"): 4000, ("address", "delete"): 999}, sizes)
+    assert small == {("activity", "insert"): 4000, ("address", "delete"): 999}
+    large = plan_batch_sizes({("activity", "insert"): 4000, ("address", "delete"): 1000}, sizes)
+    assert large == {("activity", "insert"): 500, ("address", "delete"): 1000}
+    explicit = plan_batch_sizes({("activity", "insert"): 40}, {("activity", "insert"): 8}, frozenset({("activity", "insert")}))
+    assert explicit == {("activity", "insert"): 8}
+
+
+def test_many_small_batches_give_the_same_state_as_the_replay(db, work_dir, samples):
+    replay = Replay()
+    for path in samples[:3]:
+        result = import_extract(db, path, work_dir, SMALL_SIZES)
+        replay.apply(path)
+        assert len(result.batches) > 20
+    keys = [r.batch.mapping_key for r in result.batches]
+    assert "activity_insert_0001" in keys and "enterprise_delete_0001" in keys
+    for table in TABLES:
+        assert database_rows(db, table) == replay.rows(table), table
+
+
+def test_batches_applied_in_any_order_give_deletes_before_inserts(db, work_dir, samples):
+    """Inserts first, deletes last: a delete must never retire a row its own extract inserted."""
+    replay = Replay()
+    for path in samples[:3]:
+        extract, start = prepare(db, path)
+        stage(db, extract, start.job_id, work_dir, SMALL_SIZES)
+        for batch in reversed(plan_batches(db, start.job_id)):
+            apply_batch(db, batch)
+        import_extract(db, path, work_dir)  # resumes: finalizes
+        replay.apply(path)
+    for table in TABLES:
+        assert database_rows(db, table) == replay.rows(table), table
+
+
+def test_running_a_batch_again_changes_nothing(db, work_dir, samples):
+    import_extract(db, samples[0], work_dir)
+    extract, start = prepare(db, samples[1])
+    stage(db, extract, start.job_id, work_dir, SMALL_SIZES)
+    batches = plan_batches(db, start.job_id)
+    for batch in batches:
+        assert apply_batch(db, batch).status == "completed"
+    before = table_checksums(db)
+    for batch in batches:
+        assert apply_batch(db, batch).status == "skipped"
+    assert table_checksums(db) == before
+    # The raw delete SQL, run again outside the ledger, matches nothing more either.
+    for batch in batches:
+        if batch.operation == "delete":
+            db.execute(
+                "UPDATE import_job_batches SET status = 'pending' WHERE job_id = $j AND table_name = $t "
+                "AND batch_number = $b AND operation = 'delete'",
+                {"j": batch.job_id, "t": batch.table, "b": batch.batch_number},
+            )
+            assert apply_batch(db, batch).rows_affected == 0
+    assert table_checksums(db) == before
+
+
+class FailBefore:
+    """A connection whose statement matching `marker` fails: the batch's transaction must roll back."""
+
+    def __init__(self, conn, marker: str):
+        self.conn, self.marker = conn, marker
+
+    def execute(self, sql, *args):
+        if self.marker in sql:
+            raise RuntimeError("injected failure")
+        return self.conn.execute(sql, *args)
+
+
+def test_a_batch_that_fails_before_its_commit_leaves_no_trace(db, work_dir, samples):
+    import_extract(db, samples[0], work_dir)
+    extract, start = prepare(db, samples[1])
+    stage(db, extract, start.job_id, work_dir, SMALL_SIZES)
+    batch = next(b for b in plan_batches(db, start.job_id) if b.table == "activity" and b.operation == "insert")
+    before = table_checksums(db)
+    # The data change succeeds, then the ledger update fails: both must roll back together.
+    with pytest.raises(RuntimeError, match="injected"):
+        apply_batch(FailBefore(db, "status = 'completed'"), batch)
+    assert table_checksums(db) == before
+    status, error = db.execute(
+        "SELECT status, error_message FROM import_job_batches WHERE job_id = $j AND table_name = 'activity' "
+        "AND operation = 'insert' AND batch_number = $b",
+        {"j": start.job_id, "b": batch.batch_number},
+    ).fetchone()
+    assert status == "failed" and "injected failure" in error
+    assert apply_batch(db, batch).status == "completed"
