@@ -1,6 +1,7 @@
 """`kbo`: import extracts through the Dagster job, show the ledger, write sample extracts, open the UI."""
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=147)
 
     p = commands.add_parser("ui", help="start the Dagster UI (webserver and daemon) on 127.0.0.1")
+    _database_arg(p)
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
 
@@ -133,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ui":
         settings.ensure_dagster_home()
         workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-        return subprocess.call(["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)])
+        env = {**os.environ, "KBO_DATABASE": database}
+        dagster = Path(sys.executable).with_name("dagster")
+        return subprocess.call([str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env=env)
     return 2
 
 

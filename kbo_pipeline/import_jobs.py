@@ -130,7 +130,7 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
             "staged_at = NULL, completed_at = NULL, total_batches = NULL, rows_staged = NULL, rows_deleted = NULL, "
             "rows_inserted = NULL, names_resolved = NULL, error_message = NULL, dagster_run_id = $run_id "
             "WHERE job_id = $job_id",
-            {**values, "job_id": job_id},
+            {**{k: v for k, v in values.items() if k != "number"}, "job_id": job_id},
         )
         return JobStart(job_id, "replace", f"extract {extract.number}: a new file replaces the {status} import job {job_id}")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstructable
 
+from . import settings
 from .definitions import get_import_job
 from .extract import partition_key_for
 
@@ -22,7 +23,9 @@ def import_run_config(
         "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
     }
     if work_dir is not None:
-        config["resources"]["kbo_paths"] = {"config": {"work_dir": str(work_dir)}}
+        config["resources"]["kbo_paths"] = {
+            "config": {"landing_dir": str(settings.landing_dir()), "work_dir": str(work_dir)}
+        }
     return config
 
 

@@ -35,8 +35,18 @@ def duckdb_config() -> dict[str, str]:
     return config
 
 
+INSTANCE_YAML = """\
+# Written by kbo on first use. These machines have no network: no telemetry.
+telemetry:
+  enabled: false
+"""
+
+
 def ensure_dagster_home() -> Path:
-    """Runs started from the command line land on the same instance the UI shows."""
+    """Runs started from the command line land on the same instance the UI shows: $DAGSTER_HOME,
+    by default data/dagster_home under the current folder."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(DEFAULT_DAGSTER_HOME).resolve())))
     home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(INSTANCE_YAML)
     return home

@@ -5,6 +5,7 @@ import pytest
 
 from kbo_pipeline.database import connect
 from kbo_pipeline.sample import write_samples
+from kbo_pipeline.settings import ensure_dagster_home
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXTRACT_147 = FIXTURES / "KboOpenData_0147_2025_10_12_Update.zip"
@@ -30,9 +31,8 @@ def work_dir(tmp_path) -> Path:
 @pytest.fixture
 def dagster_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "dagster_home"
-    home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
+    return ensure_dagster_home()
 
 
 def copy_to(path: Path, folder: Path, name: str | None = None) -> Path:

@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   creates .venv, writes sample extracts to data/landing and applies them to data/kbo.duckdb
+#   make test   creates .venv and runs the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: setup demo test test-all ui clean
+
+$(BIN)/kbo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $@
+
+setup: $(BIN)/kbo
+
+demo: setup
+	$(BIN)/kbo sample --out data/landing
+	$(BIN)/kbo import data/landing/*.zip
+	$(BIN)/kbo status
+
+test: setup
+	$(BIN)/pytest
+
+test-all: setup
+	$(BIN)/pytest -m ""
+
+ui: setup
+	$(BIN)/kbo ui
+
+clean:
+	rm -rf data

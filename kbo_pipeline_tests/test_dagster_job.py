@@ -1,0 +1,111 @@
+"""The kbo_import job through execute_job on a real (temporary) instance, as the UI runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
+
+from kbo_pipeline.database import connect
+from kbo_pipeline.definitions import defs, get_import_job
+from kbo_pipeline.entities import TABLES
+from kbo_pipeline.runs import import_run_config, launch_import
+
+from .checks import table_checksums
+from .conftest import EXTRACT_147
+from .replay import Replay, database_rows
+
+
+def materialized(result) -> dict[str, dict]:
+    return {
+        event.event_specific_data.materialization.asset_key.to_user_string(): event.event_specific_data.materialization.metadata
+        for event in result.all_events
+        if event.event_type_value == "ASSET_MATERIALIZATION"
+    }
+
+
+def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
+    database = str(tmp_path / "kbo.duckdb")
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, EXTRACT_147, database, work_dir=tmp_path / "work") as result:
+            assert result.success
+            steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+            metadata = materialized(result)
+        assert "applied_tables.kbo_apply_batch[activity_insert_0001]" in steps
+        assert "applied_tables.kbo_apply_batch[enterprise_delete_0001]" in steps
+        assert {"kbo_extract", "applied_tables.kbo_plan_batches", "applied_tables.kbo_finalize"} <= steps
+        assert set(metadata) == {"kbo_extract", "code", *TABLES, *(f"staging_{t}" for t in TABLES)}
+        assert metadata["activity"]["rows_inserted"].value == 425
+        assert metadata["enterprise"]["current_rows"].value == 28
+        assert metadata["staging_enterprise"]["delete_rows"].value == 162
+        assert metadata["code"]["rows"].value == 21500
+        assert metadata["kbo_extract"]["extract_number"].value == 147
+        run = instance.get_run_by_id(result.run_id)
+        assert run.tags["dagster/partition"] == "KboOpenData_0147_2025_10_12_Update"
+
+
+def test_reexecuting_a_batch_step_or_the_whole_import_changes_nothing(dagster_home, tmp_path):
+    database = str(tmp_path / "kbo.duckdb")
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, EXTRACT_147, database, work_dir=tmp_path / "work") as first:
+            assert first.success
+        with connect(database) as conn:
+            before = table_checksums(conn)
+        parent = instance.get_run_by_id(first.run_id)
+        step = "applied_tables.kbo_apply_batch[activity_insert_0001]"
+        with execute_job(
+            reconstructable(get_import_job),
+            instance=instance,
+            run_config=parent.run_config,
+            tags={k: v for k, v in parent.tags.items() if k.startswith("dagster/partition")},
+            reexecution_options=ReexecutionOptions(parent_run_id=first.run_id, step_selection=[step]),
+        ) as again:
+            assert again.success
+            assert [e.step_key for e in again.all_events if e.event_type_value == "STEP_SUCCESS"] == [step]
+        with launch_import(instance, EXTRACT_147, database, work_dir=tmp_path / "work") as whole:
+            assert whole.success
+        with connect(database) as conn:
+            assert table_checksums(conn) == before
+            assert conn.execute("SELECT count(*) FROM import_jobs").fetchone()[0] == 1
+
+
+def test_a_full_and_updates_through_the_job_equal_the_replay(dagster_home, tmp_path, samples):
+    database = str(tmp_path / "kbo.duckdb")
+    replay = Replay()
+    with DagsterInstance.get() as instance:
+        for path in samples[:3]:
+            with launch_import(instance, path, database, work_dir=tmp_path / "work", batch_sizes={"activity": 20}) as result:
+                assert result.success
+            replay.apply(path)
+        partitions = instance.get_dynamic_partitions("kbo_extracts")
+    assert partitions == [Path(p).stem for p in samples[:3]]
+    with connect(database) as conn:
+        for table in TABLES:
+            assert database_rows(conn, table) == replay.rows(table), table
+
+
+def test_a_failing_extract_fails_the_run_with_the_message(dagster_home, tmp_path, samples):
+    database = str(tmp_path / "kbo.duckdb")
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, samples[0], database, work_dir=tmp_path / "work") as result:
+            assert result.success
+        with execute_job(
+            reconstructable(get_import_job),
+            instance=instance,
+            run_config=import_run_config(samples[2], database, str(tmp_path / "work")),
+            tags={"dagster/partition": samples[2].stem},
+        ) as gap:
+            assert not gap.success
+            failures = [e for e in gap.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert failures[0].step_key == "kbo_extract"
+        assert "extract 141 is missing" in failures[0].event_specific_data.error.message
+
+
+def test_the_definitions_validate():
+    assert defs.resolve_job_def("kbo_import").executor_def.name == "in_process"
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "kbo_pipeline.definitions"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "All code locations passed validation" in completed.stderr + completed.stdout

@@ -1,0 +1,103 @@
+"""Which extract may follow which, read from the database's own ledger; resume and replace."""
+
+import zipfile
+
+import pytest
+
+from kbo_pipeline.batches import apply_batch, plan_batches
+from kbo_pipeline.entities import TABLES
+from kbo_pipeline.extract import ExtractError
+from kbo_pipeline.importer import import_extract, prepare, stage
+
+from .checks import table_checksums
+from .conftest import EXTRACT_147
+from .replay import Replay, database_rows
+
+
+def test_a_gap_is_refused_naming_the_missing_extract(db, work_dir, samples):
+    import_extract(db, samples[0], work_dir)
+    before = table_checksums(db)
+    with pytest.raises(ExtractError, match="out of sequence: extract 141 is missing"):
+        import_extract(db, samples[2], work_dir)
+    assert table_checksums(db) == before
+    status, error = db.execute("SELECT status, error_message FROM import_jobs WHERE extract_number = 142").fetchone()
+    assert status == "failed" and "141 is missing" in error
+    # Once 141 is there, 142 follows.
+    import_extract(db, samples[1], work_dir)
+    assert import_extract(db, samples[2], work_dir).final.status == "completed"
+
+
+def test_the_first_extract_may_be_an_update(db, work_dir):
+    assert import_extract(db, EXTRACT_147, work_dir).start.action == "new"
+
+
+def test_an_applied_or_older_extract_changes_nothing_and_says_so(db, work_dir, samples):
+    for path in samples[:3]:
+        import_extract(db, path, work_dir)
+    before = table_checksums(db)
+    again = import_extract(db, samples[2], work_dir)
+    assert again.start.action == "already_applied" and "already applied" in again.start.message
+    older = import_extract(db, samples[1], work_dir)
+    assert older.start.action == "already_applied"
+    assert table_checksums(db) == before
+    assert db.execute("SELECT count(*) FROM import_jobs").fetchone()[0] == 3
+
+
+def test_a_full_on_a_database_with_data_is_refused_for_now(db, work_dir, samples, tmp_path):
+    import_extract(db, samples[0], work_dir)
+    renamed = tmp_path / "KboOpenData_0141_2025_10_06_Full.zip"
+    with zipfile.ZipFile(samples[0]) as src, zipfile.ZipFile(renamed, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "meta.csv":
+                data = data.replace(b'"140"', b'"141"')
+            dst.writestr(name, data)
+    with pytest.raises(ExtractError, match="only be loaded into an empty database"):
+        import_extract(db, renamed, work_dir)
+
+
+def test_an_unfinished_import_is_resumed_with_the_same_file(db, work_dir, samples):
+    import_extract(db, samples[0], work_dir)
+    extract, start = prepare(db, samples[1])
+    stage(db, extract, start.job_id, work_dir, {t: 2 for t in TABLES})
+    batches = plan_batches(db, start.job_id)
+    for batch in batches[: len(batches) // 2]:
+        apply_batch(db, batch)
+    resumed = import_extract(db, samples[1], work_dir)
+    assert resumed.start.action == "resume" and resumed.start.job_id == start.job_id
+    assert len(resumed.batches) == len(batches) - len(batches) // 2
+    # Another extract is refused while this one is unfinished.
+    replay = Replay()
+    for path in samples[:2]:
+        replay.apply(path)
+    for table in TABLES:
+        assert database_rows(db, table) == replay.rows(table), table
+
+
+def test_an_unfinished_import_blocks_the_next_extract(db, work_dir, samples):
+    import_extract(db, samples[0], work_dir)
+    extract, start = prepare(db, samples[1])
+    stage(db, extract, start.job_id, work_dir)
+    with pytest.raises(ExtractError, match="extract 141 is not finished"):
+        import_extract(db, samples[2], work_dir)
+
+
+def test_a_different_file_for_a_failed_extract_replaces_the_attempt(db, work_dir, samples, tmp_path):
+    import_extract(db, samples[0], work_dir)
+    extract, start = prepare(db, samples[1])
+    stage(db, extract, start.job_id, work_dir, {t: 2 for t in TABLES})
+    for batch in plan_batches(db, start.job_id)[:5]:
+        apply_batch(db, batch)
+    # The same content in other bytes (another compression level): a different file.
+    other = tmp_path / "other" / samples[1].name
+    other.parent.mkdir()
+    with zipfile.ZipFile(samples[1]) as src, zipfile.ZipFile(other, "w", zipfile.ZIP_STORED) as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+    replaced = import_extract(db, other, work_dir)
+    assert replaced.start.action == "replace" and replaced.start.job_id == start.job_id
+    replay = Replay()
+    for path in samples[:2]:
+        replay.apply(path)
+    for table in TABLES:
+        assert database_rows(db, table) == replay.rows(table), table
