@@ -1,5 +1,6 @@
 """The kbo_import job through execute_job on a real (temporary) instance, as the UI runs it."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,11 +102,11 @@ def test_a_failing_extract_fails_the_run_with_the_message(dagster_home, tmp_path
         assert "extract 141 is missing" in failures[0].event_specific_data.error.message
 
 
-def test_the_definitions_validate():
+def test_the_definitions_validate(dagster_home):
     assert defs.resolve_job_def("kbo_import").executor_def.name == "in_process"
     completed = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "kbo_pipeline.definitions"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "All code locations passed validation" in completed.stderr + completed.stdout
