@@ -51,7 +51,7 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
     try:
         with kbo_db.get_connection() as conn:
-            extract, start = prepare(conn, path, context.run_id)
+            extract, start = prepare(conn, path, context.run.run_id)
     except ExtractError as exc:
         raise Failure(description=str(exc)) from None
     for warning in extract.warnings:

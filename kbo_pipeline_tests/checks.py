@@ -13,3 +13,13 @@ def table_checksums(conn) -> dict[str, tuple]:
         except Exception:  # the table does not exist yet
             sums[entity.table] = None
     return sums
+
+
+def staged_batches(conn, path, work_dir, sizes=None):
+    """Validate and stage one extract without applying it: (job id, its batches)."""
+    from kbo_pipeline.batches import plan_batches
+    from kbo_pipeline.importer import prepare, stage
+
+    extract, start = prepare(conn, path)
+    stage(conn, extract, start.job_id, work_dir, sizes)
+    return start.job_id, plan_batches(conn, start.job_id)

@@ -108,3 +108,13 @@ def database_rows(conn, table: str, where: str = "true", params: dict | None = N
 
 
 AS_OF = "_extract_number <= $k AND (_deleted_at_extract IS NULL OR _deleted_at_extract > $k)"
+
+
+def assert_equals_replay(conn, paths) -> Replay:
+    """Every row of every entity table (history included) equals the replay of `paths`."""
+    replay = Replay()
+    for path in paths:
+        replay.apply(path)
+    for entity in ENTITIES:
+        assert database_rows(conn, entity.table) == replay.rows(entity.table), entity.table
+    return replay

@@ -2,13 +2,13 @@
 
 import pytest
 
-from kbo_pipeline.batches import apply_batch, plan_batches
+from kbo_pipeline.batches import apply_batch
 from kbo_pipeline.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
-from kbo_pipeline.importer import batch_sizes, import_extract, prepare, stage
+from kbo_pipeline.importer import batch_sizes, import_extract
 from kbo_pipeline.staging import plan_batch_sizes
 
-from .checks import table_checksums
-from .replay import Replay, database_rows
+from .checks import staged_batches, table_checksums
+from .replay import assert_equals_replay
 
 SMALL_SIZES = {"enterprise": 3, "establishment": 4, "denomination": 5, "address": 6, "contact": 7, "activity": 8, "branch": 1}
 
@@ -42,36 +42,27 @@ def test_a_small_extract_is_one_batch_per_table_and_operation():
 
 
 def test_many_small_batches_give_the_same_state_as_the_replay(db, work_dir, samples):
-    replay = Replay()
     for path in samples[:3]:
         result = import_extract(db, path, work_dir, SMALL_SIZES)
-        replay.apply(path)
         assert len(result.batches) > 20
     keys = [r.batch.mapping_key for r in result.batches]
     assert "activity_insert_0001" in keys and "enterprise_delete_0001" in keys
-    for table in TABLES:
-        assert database_rows(db, table) == replay.rows(table), table
+    assert_equals_replay(db, samples[:3])
 
 
 def test_batches_applied_in_any_order_give_deletes_before_inserts(db, work_dir, samples):
     """Inserts first, deletes last: a delete must never retire a row its own extract inserted."""
-    replay = Replay()
     for path in samples[:3]:
-        extract, start = prepare(db, path)
-        stage(db, extract, start.job_id, work_dir, SMALL_SIZES)
-        for batch in reversed(plan_batches(db, start.job_id)):
+        _, batches = staged_batches(db, path, work_dir, SMALL_SIZES)
+        for batch in reversed(batches):
             apply_batch(db, batch)
         import_extract(db, path, work_dir)  # resumes: finalizes
-        replay.apply(path)
-    for table in TABLES:
-        assert database_rows(db, table) == replay.rows(table), table
+    assert_equals_replay(db, samples[:3])
 
 
 def test_running_a_batch_again_changes_nothing(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
-    extract, start = prepare(db, samples[1])
-    stage(db, extract, start.job_id, work_dir, SMALL_SIZES)
-    batches = plan_batches(db, start.job_id)
+    _, batches = staged_batches(db, samples[1], work_dir, SMALL_SIZES)
     for batch in batches:
         assert apply_batch(db, batch).status == "completed"
     before = table_checksums(db)
@@ -104,9 +95,8 @@ class FailBefore:
 
 def test_a_batch_that_fails_before_its_commit_leaves_no_trace(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
-    extract, start = prepare(db, samples[1])
-    stage(db, extract, start.job_id, work_dir, SMALL_SIZES)
-    batch = next(b for b in plan_batches(db, start.job_id) if b.table == "activity" and b.operation == "insert")
+    job_id, batches = staged_batches(db, samples[1], work_dir, SMALL_SIZES)
+    batch = next(b for b in batches if b.table == "activity" and b.operation == "insert")
     before = table_checksums(db)
     # The data change succeeds, then the ledger update fails: both must roll back together.
     with pytest.raises(RuntimeError, match="injected"):
@@ -115,7 +105,7 @@ def test_a_batch_that_fails_before_its_commit_leaves_no_trace(db, work_dir, samp
     status, error = db.execute(
         "SELECT status, error_message FROM import_job_batches WHERE job_id = $j AND table_name = 'activity' "
         "AND operation = 'insert' AND batch_number = $b",
-        {"j": start.job_id, "b": batch.batch_number},
+        {"j": job_id, "b": batch.batch_number},
     ).fetchone()
     assert status == "failed" and "injected failure" in error
     assert apply_batch(db, batch).status == "completed"

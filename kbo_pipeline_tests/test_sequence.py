@@ -4,14 +4,14 @@ import zipfile
 
 import pytest
 
-from kbo_pipeline.batches import apply_batch, plan_batches
+from kbo_pipeline.batches import apply_batch
 from kbo_pipeline.entities import TABLES
 from kbo_pipeline.extract import ExtractError
-from kbo_pipeline.importer import import_extract, prepare, stage
+from kbo_pipeline.importer import import_extract
 
-from .checks import table_checksums
+from .checks import staged_batches, table_checksums
 from .conftest import EXTRACT_147
-from .replay import Replay, database_rows
+from .replay import assert_equals_replay
 
 
 def test_a_gap_is_refused_naming_the_missing_extract(db, work_dir, samples):
@@ -58,35 +58,26 @@ def test_a_full_on_a_database_with_data_is_refused_for_now(db, work_dir, samples
 
 def test_an_unfinished_import_is_resumed_with_the_same_file(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
-    extract, start = prepare(db, samples[1])
-    stage(db, extract, start.job_id, work_dir, {t: 2 for t in TABLES})
-    batches = plan_batches(db, start.job_id)
+    job_id, batches = staged_batches(db, samples[1], work_dir, {t: 2 for t in TABLES})
     for batch in batches[: len(batches) // 2]:
         apply_batch(db, batch)
     resumed = import_extract(db, samples[1], work_dir)
-    assert resumed.start.action == "resume" and resumed.start.job_id == start.job_id
+    assert resumed.start.action == "resume" and resumed.start.job_id == job_id
     assert len(resumed.batches) == len(batches) - len(batches) // 2
-    # Another extract is refused while this one is unfinished.
-    replay = Replay()
-    for path in samples[:2]:
-        replay.apply(path)
-    for table in TABLES:
-        assert database_rows(db, table) == replay.rows(table), table
+    assert_equals_replay(db, samples[:2])
 
 
 def test_an_unfinished_import_blocks_the_next_extract(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
-    extract, start = prepare(db, samples[1])
-    stage(db, extract, start.job_id, work_dir)
+    staged_batches(db, samples[1], work_dir)
     with pytest.raises(ExtractError, match="extract 141 is not finished"):
         import_extract(db, samples[2], work_dir)
 
 
 def test_a_different_file_for_a_failed_extract_replaces_the_attempt(db, work_dir, samples, tmp_path):
     import_extract(db, samples[0], work_dir)
-    extract, start = prepare(db, samples[1])
-    stage(db, extract, start.job_id, work_dir, {t: 2 for t in TABLES})
-    for batch in plan_batches(db, start.job_id)[:5]:
+    job_id, batches = staged_batches(db, samples[1], work_dir, {t: 2 for t in TABLES})
+    for batch in batches[:5]:
         apply_batch(db, batch)
     # The same content in other bytes (another compression level): a different file.
     other = tmp_path / "other" / samples[1].name
@@ -95,9 +86,5 @@ def test_a_different_file_for_a_failed_extract_replaces_the_attempt(db, work_dir
         for name in src.namelist():
             dst.writestr(name, src.read(name))
     replaced = import_extract(db, other, work_dir)
-    assert replaced.start.action == "replace" and replaced.start.job_id == start.job_id
-    replay = Replay()
-    for path in samples[:2]:
-        replay.apply(path)
-    for table in TABLES:
-        assert database_rows(db, table) == replay.rows(table), table
+    assert replaced.start.action == "replace" and replaced.start.job_id == job_id
+    assert_equals_replay(db, samples[:2])
