@@ -18,10 +18,11 @@ from dagster import (
 from pydantic import Field
 
 from .entities import TABLES
-from .extract import Extract, ExtractError, partition_key_for
+from .extract import Extract, partition_key_for
 from .importer import prepare, stage
 from .ops import kbo_apply_batch, kbo_finalize, kbo_plan_batches
 from .resources import KboDatabase, KboPaths
+from .step_errors import TRANSIENT_RETRIES, failing_clearly
 
 GROUP = "kbo"
 extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")
@@ -43,17 +44,14 @@ class StagingConfig(Config):
     )
 
 
-@asset(partitions_def=extract_partitions, group_name=GROUP)
+@asset(partitions_def=extract_partitions, group_name=GROUP, retry_policy=TRANSIENT_RETRIES)
 def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """The extract ZIP, validated (name, meta.csv, members, headers), and its import job started or resumed."""
     path = config.zip_path or str(kbo_paths.zip_for(context.partition_key))
     if partition_key_for(path) != context.partition_key:
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
-    try:
-        with kbo_db.get_connection() as conn:
-            extract, start = prepare(conn, path, context.run.run_id)
-    except ExtractError as exc:
-        raise Failure(description=str(exc)) from None
+    with failing_clearly(), kbo_db.get_connection() as conn:
+        extract, start = prepare(conn, path, context.run.run_id)
     for warning in extract.warnings:
         context.log.warning(warning)
     context.log.info(start.message)
@@ -79,17 +77,15 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
 @multi_asset(
     outs={f"staging_{t}": AssetOut(group_name=GROUP, description=f"import_staging_{t}: typed rows of the extract") for t in TABLES},
     partitions_def=extract_partitions,
+    retry_policy=TRANSIENT_RETRIES,
 )
 def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
     extract: Extract = kbo_extract["extract"]
     parts = []
     if kbo_extract["action"] != "already_applied":
-        try:
-            with kbo_db.get_connection() as conn:
-                parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes)
-        except (ExtractError, ValueError) as exc:
-            raise Failure(description=str(exc)) from None
+        with failing_clearly(), kbo_db.get_connection() as conn:
+            parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes)
     by_part = {(p.table, p.operation): p for p in parts}
     for table in TABLES:
         deletes, inserts = by_part.get((table, "delete")), by_part.get((table, "insert"))

@@ -10,6 +10,7 @@ from functools import cache
 
 import duckdb
 
+from . import failpoints
 from .database import transaction
 from .entities import ENTITY_BY_TABLE, TABLES
 from .schema import render
@@ -90,6 +91,7 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
             current = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch))
             if current.fetchone()[0] == "completed":
                 return BatchResult(batch, "skipped", 0, 0.0)
+            failpoints.hit("before_sql", batch.mapping_key)
             params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
             if batch.operation == "insert":
                 params["snapshot_date"] = batch.snapshot_date
@@ -104,17 +106,22 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
                 f"rows_affected = $rows WHERE {_BATCH_KEY}",
                 {**_key_params(batch), "rows": rows},
             )
-    except BaseException as exc:
+            failpoints.hit("before_commit", batch.mapping_key)
+    except Exception as exc:
         mark_failed(conn, batch, f"{type(exc).__name__}: {exc}")
+        raise
+    except BaseException:
+        # Interrupted (the run was terminated, Ctrl-C): rolled back, so it simply waits to run again.
+        mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
         raise
     return BatchResult(batch, "completed", int(rows), time.monotonic() - started)
 
 
-def mark_failed(conn: duckdb.DuckDBPyConnection, batch: Batch, error: str) -> None:
+def mark_failed(conn: duckdb.DuckDBPyConnection, batch: Batch, error: str, status: str = "failed") -> None:
     try:
         conn.execute(
-            f"UPDATE import_job_batches SET status = 'failed', error_message = $error WHERE {_BATCH_KEY}",
-            {**_key_params(batch), "error": error[:4000]},
+            f"UPDATE import_job_batches SET status = $status, error_message = $error WHERE {_BATCH_KEY}",
+            {**_key_params(batch), "error": error[:4000], "status": status},
         )
     except duckdb.Error:
         pass  # the connection itself is broken: the batch stays 'processing' and is retried all the same

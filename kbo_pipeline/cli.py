@@ -67,6 +67,22 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
     return 0
 
 
+def run_rollback(database: str, extract_number: int) -> int:
+    settings.ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from .runs import launch_rollback, step_errors
+
+    with launch_rollback(DagsterInstance.get(), extract_number, database) as result:
+        if not result.success:
+            print(f"rollback of extract {extract_number}: FAILED (run {result.run_id})", file=sys.stderr)
+            for error in step_errors(result):
+                print(f"  {error}", file=sys.stderr)
+            return 1
+        print(f"extract {extract_number} rolled back (run {result.run_id})")
+    return 0
+
+
 def _parse_sizes(values: list[str]) -> dict[str, int]:
     sizes = {}
     for value in values or []:
@@ -88,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     _database_arg(p)
     p.add_argument("--job", type=int, default=None, help="job id (default: the latest)")
 
+    p = commands.add_parser("rollback", help="undo extract N (the latest applied, or an unfinished one)")
+    _database_arg(p)
+    p.add_argument("extract_number", type=int, metavar="N")
+
     p = commands.add_parser("sample", help="write a synthetic Full and consecutive Updates in the real format")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--updates", type=int, default=3)
@@ -106,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "import":
         return run_import(database, args.zips, _parse_sizes(args.batch_size))
+    if args.command == "rollback":
+        return run_rollback(database, args.extract_number)
     if args.command == "status":
         if not database.startswith("md:") and not Path(database).exists():
             print(f"{database}: no database yet")

@@ -35,3 +35,18 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+# Messages of errors that go away on their own: another process holds the file's lock, or the network
+# to MotherDuck failed. Disk-full or corruption IOExceptions are not among them.
+_TRANSIENT_MESSAGES = ("could not set lock", "conflicting lock", "connection", "network", "timed out", "timeout",
+                       "temporarily unavailable")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the same work later may succeed."""
+    if isinstance(exc, (ConnectionError, TimeoutError, duckdb.HTTPException)):
+        return True
+    if isinstance(exc, (duckdb.IOException, duckdb.ConnectionException)):
+        return any(m in str(exc).lower() for m in _TRANSIENT_MESSAGES)
+    return False

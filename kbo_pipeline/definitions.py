@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor, job
 
 from .assets import ASSETS, GROUP
+from .ops import kbo_rollback_extract
 from .resources import default_resources
 
 # In-process: many small batch steps against one DuckDB file, one at a time (a process per step would
@@ -16,9 +17,20 @@ kbo_import_job = define_asset_job(
     description="Apply one KBO extract (one partition) to the database in batches.",
 )
 
-defs = Definitions(assets=ASSETS, jobs=[kbo_import_job], resources=default_resources())
+
+
+@job(executor_def=in_process_executor, description="Undo one extract: the latest applied, or an unfinished one.")
+def kbo_rollback():
+    kbo_rollback_extract()
+
+
+defs = Definitions(assets=ASSETS, jobs=[kbo_import_job, kbo_rollback], resources=default_resources())
 
 
 def get_import_job():
     """For `reconstructable`: the resolved job, as the code location defines it."""
     return defs.resolve_job_def("kbo_import")
+
+
+def get_rollback_job():
+    return defs.resolve_job_def("kbo_rollback")

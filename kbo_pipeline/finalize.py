@@ -9,7 +9,8 @@ import duckdb
 
 from .database import transaction
 from .entities import ENTITIES
-from .schema import sql_text
+from .primary_names import mark_touched, resolve_touched
+from .rollback import drop_job_staging
 
 
 class UnfinishedBatches(Exception):
@@ -55,6 +56,28 @@ def table_summaries(conn: duckdb.DuckDBPyConnection, job_id: int) -> tuple[Table
     return tuple(summaries)
 
 
+# Backups of the code table kept for rollbacks: the last few completed jobs.
+CODE_BACKUPS_KEPT = 10
+
+
+def replace_code(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
+    """Back up the current code table under this job, then replace it with the job's code.csv."""
+    conn.execute(
+        "INSERT INTO import_code_backup SELECT $job_id, category, code, language, description FROM code",
+        {"job_id": job_id},
+    )
+    conn.execute(
+        "DELETE FROM import_code_backup WHERE job_id NOT IN (SELECT job_id FROM import_jobs "
+        "WHERE status = 'completed' OR job_id = $job_id ORDER BY job_id DESC LIMIT $kept)",
+        {"job_id": job_id, "kept": CODE_BACKUPS_KEPT},
+    )
+    conn.execute("DELETE FROM code")
+    return conn.execute(
+        "INSERT INTO code SELECT category, code, language, description FROM import_staging_code WHERE job_id = $job_id",
+        {"job_id": job_id},
+    ).fetchone()[0]
+
+
 def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult:
     with transaction(conn):
         status = conn.execute("SELECT status FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}).fetchone()
@@ -77,13 +100,12 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
             raise UnfinishedBatches(
                 f"import job {job_id} cannot finalize: {len(unfinished)} batch(es) not completed: {listed}"
             )
-        conn.execute("DELETE FROM code")
-        code_rows = conn.execute(
-            "INSERT INTO code SELECT category, code, language, description FROM import_staging_code "
-            "WHERE job_id = $job_id",
-            {"job_id": job_id},
+        code_rows = replace_code(conn, job_id)
+        extract_number = conn.execute(
+            "SELECT extract_number FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}
         ).fetchone()[0]
-        names = conn.execute(sql_text("primary_names.sql"), {"job_id": job_id}).fetchone()[0]
+        mark_touched(conn, extract_number)
+        names = resolve_touched(conn)
         tables = table_summaries(conn, job_id)
         conn.execute(
             "UPDATE import_jobs SET status = 'completed', completed_at = current_timestamp, "
@@ -96,7 +118,5 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
                 "names": names,
             },
         )
-        for entity in ENTITIES:
-            conn.execute(f"DELETE FROM {entity.staging_table} WHERE job_id = $job_id", {"job_id": job_id})
-        conn.execute("DELETE FROM import_staging_code WHERE job_id = $job_id", {"job_id": job_id})
+        drop_job_staging(conn, job_id)
     return FinalizeResult(job_id, "completed", int(names), int(code_rows), tables)

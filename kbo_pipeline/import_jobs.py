@@ -10,9 +10,8 @@ from dataclasses import dataclass
 import duckdb
 
 from .database import transaction
-from .entities import ENTITIES
 from .extract import Extract, ExtractError
-from .schema import render
+from .rollback import drop_job_staging, undo_extract_rows
 
 UNFINISHED = ("staging", "processing", "failed")
 
@@ -66,13 +65,9 @@ def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
 
 
 def _reset_job(conn: duckdb.DuckDBPyConnection, job_id: int, extract_number: int) -> None:
-    """Forget a failed attempt: undo whatever its batches applied, drop its staging and batches."""
-    for entity in ENTITIES:
-        for statement in render("rollback.sql", entity).split(";"):
-            if statement.strip():
-                conn.execute(statement, {"extract": extract_number})
-        conn.execute(f"DELETE FROM {entity.staging_table} WHERE job_id = $job_id", {"job_id": job_id})
-    conn.execute("DELETE FROM import_staging_code WHERE job_id = $job_id", {"job_id": job_id})
+    """Forget an earlier attempt: undo whatever its batches applied, drop its staging and batches."""
+    undo_extract_rows(conn, extract_number)
+    drop_job_staging(conn, job_id)
     conn.execute("DELETE FROM import_job_batches WHERE job_id = $job_id", {"job_id": job_id})
 
 

@@ -2,24 +2,25 @@
 finalize. Each is a thin wrapper over the core functions; one step per batch."""
 
 
-from dagster import DynamicOut, DynamicOutput, Failure, MetadataValue, OpExecutionContext, Out, Output, op
+from dagster import Config, DynamicOut, DynamicOutput, MetadataValue, OpExecutionContext, Out, Output, op
 
 from .batches import Batch, apply_batch, plan_batches
 from .entities import TABLES
-from .finalize import UnfinishedBatches
 from .importer import finish
 from .resources import KboDatabase, KboPaths
+from .rollback import rollback_extract
+from .step_errors import TRANSIENT_RETRIES, failing_clearly
 
 APPLIED = TABLES + ("code",)
 
 
-@op(out={"batches": DynamicOut(Batch), "job": Out(dict)})
+@op(out={"batches": DynamicOut(Batch), "job": Out(dict)}, retry_policy=TRANSIENT_RETRIES)
 def kbo_plan_batches(context: OpExecutionContext, staged: list, kbo_db: KboDatabase):
     """One DynamicOutput per batch still to apply (a resumed job yields only the unfinished ones)."""
     job = {k: v for k, v in staged[0].items() if k != "table"}
     batches = []
     if job["action"] != "already_applied":
-        with kbo_db.get_connection() as conn:
+        with failing_clearly(), kbo_db.get_connection() as conn:
             batches = plan_batches(conn, job["job_id"])
     context.log.info(f"extract {job['extract'].number}: {len(batches)} batch step(s) to run")
     for batch in batches:
@@ -27,10 +28,10 @@ def kbo_plan_batches(context: OpExecutionContext, staged: list, kbo_db: KboDatab
     yield Output(job, output_name="job", metadata={"batches": len(batches)})
 
 
-@op
+@op(retry_policy=TRANSIENT_RETRIES)
 def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDatabase) -> dict:
     """Apply one batch in one transaction with its ledger row; a completed batch is skipped."""
-    with kbo_db.get_connection() as conn:
+    with failing_clearly(), kbo_db.get_connection() as conn:
         result = apply_batch(conn, batch)
     context.log.info(
         f"{batch.table} {batch.operation} batch {batch.batch_number}/{batch.batches_in_part}: "
@@ -41,7 +42,7 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     return {"mapping_key": batch.mapping_key, "status": result.status, "rows_affected": result.rows_affected}
 
 
-@op(out={name: Out(dict) for name in APPLIED})
+@op(out={name: Out(dict) for name in APPLIED}, retry_policy=TRANSIENT_RETRIES)
 def kbo_finalize(context: OpExecutionContext, job: dict, results: list, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Refuse while a batch is unfinished; replace code, resolve primary names, complete the job."""
     extract = job["extract"]
@@ -50,11 +51,8 @@ def kbo_finalize(context: OpExecutionContext, job: dict, results: list, kbo_db: 
         for name in APPLIED:
             yield Output({"extract_number": extract.number, "changed": False}, output_name=name, metadata={"changed": False})
         return
-    try:
-        with kbo_db.get_connection() as conn:
-            final = finish(conn, job["job_id"], extract.sha256, kbo_paths.work_dir)
-    except UnfinishedBatches as exc:
-        raise Failure(description=str(exc)) from None
+    with failing_clearly(), kbo_db.get_connection() as conn:
+        final = finish(conn, job["job_id"], extract.sha256, kbo_paths.work_dir)
     context.log.info(
         f"extract {extract.number} completed: {final.names_resolved} primary names resolved, "
         f"{final.code_rows} code rows"
@@ -75,3 +73,25 @@ def kbo_finalize(context: OpExecutionContext, job: dict, results: list, kbo_db: 
     yield Output(
         {"extract_number": extract.number, "changed": True}, output_name="code", metadata={"rows": final.code_rows}
     )
+
+
+class RollbackConfig(Config):
+    extract_number: int
+
+
+@op(retry_policy=TRANSIENT_RETRIES)
+def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase) -> dict:
+    """Undo one extract (the latest applied, or an unfinished newer one) in one transaction."""
+    with failing_clearly(), kbo_db.get_connection() as conn:
+        result = rollback_extract(conn, config.extract_number)
+    context.log.info(
+        f"extract {result.extract_number} rolled back: {result.rows_removed} rows removed, "
+        f"{result.rows_restored} rows current again, {result.names_resolved} primary names recomputed"
+        + ("" if result.code_restored else " (code table left as it was: no backup)")
+    )
+    context.add_output_metadata({
+        "rows_removed": result.rows_removed,
+        "rows_restored": result.rows_restored,
+        "names_resolved": result.names_resolved,
+    })
+    return {"extract_number": result.extract_number, "job_id": result.job_id}

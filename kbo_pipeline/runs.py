@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstructable
 
 from . import settings
-from .definitions import get_import_job
+from .definitions import get_import_job, get_rollback_job
 from .extract import partition_key_for
 
 
@@ -54,3 +54,17 @@ def step_errors(result: JobExecutionResult) -> list[str]:
         for event in result.all_events
         if event.event_type_value == "STEP_FAILURE" and event.event_specific_data.error
     ]
+
+
+def launch_rollback(instance: DagsterInstance, extract_number: int, database: str) -> JobExecutionResult:
+    """Run the kbo_rollback job for extract N in this process; the caller closes the result."""
+    return execute_job(
+        reconstructable(get_rollback_job),
+        instance=instance,
+        run_config={
+            "ops": {"kbo_rollback_extract": {"config": {"extract_number": extract_number}}},
+            "resources": {"kbo_db": {"config": {"database": database}}},
+            "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
+        },
+        tags={"kbo/source": "cli", "kbo/rollback": str(extract_number)},
+    )

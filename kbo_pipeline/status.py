@@ -50,6 +50,14 @@ def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> st
     done = sum(1 for b in batches if b[3] == "completed")
     total = len(batches)
     percent = round(100 * done / total) if total else 100
+    failed = sum(1 for b in batches if b[3] == "failed")
+    if job_status == "processing" and failed:
+        job_status = f"failed: {failed} batch(es) failed, {total - done} left (re-execute from failure once fixed)"
+    elif job_status == "processing" and not any(b[3] == "processing" for b in batches):
+        # Nothing is running: the run was stopped (or is between two steps).
+        job_status = f"paused, {total - done} batch(es) left (import it again, or re-execute from failure, to resume)"
+    elif job_status == "failed" and total > done:
+        job_status = f"failed, {total - done} batch(es) left"
     lines = [
         f"Extract {number} ({kind}, snapshot {snapshot})  job {job_id}: {job_status}  started {started or ''}",
         f"overall  {bar(done, total, 32)}  {percent:3d}%  {done}/{total} batches",

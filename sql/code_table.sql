@@ -13,3 +13,12 @@ CREATE TABLE IF NOT EXISTS import_staging_code (
     language VARCHAR,
     description VARCHAR
 );
+
+-- The code table each completed job replaced, so that rolling the job back restores it.
+CREATE TABLE IF NOT EXISTS import_code_backup (
+    job_id INTEGER NOT NULL,
+    category VARCHAR,
+    code VARCHAR,
+    language VARCHAR,
+    description VARCHAR
+);

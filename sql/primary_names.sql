@@ -1,5 +1,4 @@
--- Primary name of every current enterprise touched by a job (its enterprise row or its
--- denominations): the legal name (type 001) in the first language present in the order Dutch (2),
+-- Primary name of every current enterprise in touched_enterprises: the legal name (type 001) in the first language present in the order Dutch (2),
 -- French (1), unknown (0), German (3), English (4); the greatest by string order within a language;
 -- the enterprise number when there is none.
 UPDATE enterprise
@@ -9,11 +8,7 @@ SET primary_name = coalesce(names.primary_name, enterprise.entity_number),
     primary_name_fr = names.name_fr,
     primary_name_de = names.name_de
 FROM (
-    WITH touched AS (
-        SELECT entity_number FROM import_staging_enterprise WHERE job_id = $job_id
-        UNION
-        SELECT entity_number FROM import_staging_denomination WHERE job_id = $job_id
-    ),
+    WITH touched AS (SELECT entity_number FROM touched_enterprises),
     legal AS (
         SELECT d.entity_number, d.language, max(d.denomination) AS name
         FROM denomination d

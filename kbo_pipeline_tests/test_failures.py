@@ -1,0 +1,176 @@
+"""A failure costs one batch: failpoints, re-execution from failure, transient errors, rollback."""
+
+import subprocess
+import sys
+
+import pytest
+from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
+
+from kbo_pipeline.database import connect, is_transient
+from kbo_pipeline.definitions import get_import_job
+from kbo_pipeline.entities import TABLES
+from kbo_pipeline.failpoints import FailpointHit, hit
+from kbo_pipeline.importer import import_extract
+from kbo_pipeline.rollback import RollbackError, rollback_extract
+from kbo_pipeline.runs import launch_import, launch_rollback
+from kbo_pipeline.status import job_report
+
+from .checks import table_checksums
+from .replay import assert_equals_replay
+
+SIZES = {t: 3 for t in TABLES}
+
+
+def steps(result, event_type="STEP_SUCCESS") -> list[str]:
+    return [e.step_key for e in result.all_events if e.event_type_value == event_type]
+
+
+def test_failpoints_fire_only_where_and_while_told(monkeypatch, tmp_path):
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("KBO_FAILPOINTS", f"activity_insert_000[2-3]:before_commit:{marker},branch_*:before_sql")
+    hit("before_commit", "activity_insert_0002")  # no marker yet: nothing
+    marker.touch()
+    with pytest.raises(FailpointHit, match="before_commit hit in batch activity_insert_0002"):
+        hit("before_commit", "activity_insert_0002")
+    hit("before_sql", "activity_insert_0002")
+    hit("before_commit", "activity_insert_0004")
+    with pytest.raises(FailpointHit):
+        hit("before_sql", "branch_delete_0001")
+    monkeypatch.setenv("KBO_FAILPOINTS", "x:sometime")
+    with pytest.raises(ValueError, match="unknown point 'sometime'"):
+        hit("before_sql", "x")
+
+
+@pytest.mark.parametrize("point", ["before_sql", "before_commit"])
+def test_a_failed_batch_is_reexecuted_from_failure(point, dagster_home, tmp_path, samples, monkeypatch):
+    database, work = str(tmp_path / "kbo.duckdb"), tmp_path / "work"
+    marker = tmp_path / "fail-now"
+    marker.touch()
+    monkeypatch.setenv("KBO_FAILPOINTS", f"activity_insert_0002:{point}:{marker}")
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, samples[0], database, work) as full:
+            assert full.success
+        with launch_import(instance, samples[1], database, work, SIZES) as failed:
+            assert not failed.success
+            assert steps(failed, "STEP_FAILURE") == ["applied_tables.kbo_apply_batch[activity_insert_0002]"]
+            # The failure is recorded and the rest goes on: every other batch ran; finalize did not.
+            applied = [s for s in steps(failed) if "kbo_apply_batch" in s]
+            assert "applied_tables.kbo_apply_batch[activity_insert_0003]" in applied
+            assert "applied_tables.kbo_finalize" not in steps(failed) + steps(failed, "STEP_START")
+            batch_count = len(applied) + 1
+        with connect(database) as conn:
+            status, error = conn.execute(
+                "SELECT status, error_message FROM import_job_batches WHERE table_name = 'activity' "
+                "AND operation = 'insert' AND batch_number = 2 AND job_id = 2"
+            ).fetchone()
+            assert status == "failed" and f"failpoint {point} hit" in error
+            assert conn.execute("SELECT status FROM import_jobs WHERE job_id = 2").fetchone()[0] == "processing"
+            assert "failed: 1 batch(es) failed, 1 left" in job_report(conn)
+            assert conn.execute("SELECT count(*) FROM activity WHERE _extract_number = 141").fetchone()[0] > 0
+        marker.unlink()
+        parent = instance.get_run_by_id(failed.run_id)
+        with execute_job(
+            reconstructable(get_import_job),
+            instance=instance,
+            tags={k: v for k, v in parent.tags.items() if k.startswith("dagster/partition")},
+            reexecution_options=ReexecutionOptions.from_failure(failed.run_id, instance),
+        ) as resumed:
+            assert resumed.success
+            assert steps(resumed) == ["applied_tables.kbo_apply_batch[activity_insert_0002]", "applied_tables.kbo_finalize"]
+    assert batch_count > 10
+    with connect(database) as conn:
+        assert conn.execute("SELECT status FROM import_jobs WHERE job_id = 2").fetchone()[0] == "completed"
+        assert_equals_replay(conn, samples[:2])
+
+
+def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path):
+    from .conftest import EXTRACT_147
+
+    database = str(tmp_path / "kbo.duckdb")
+    with connect(database) as conn:
+        conn.execute("SELECT 1")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3)", database],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    try:
+        with DagsterInstance.get() as instance:
+            with launch_import(instance, EXTRACT_147, database, tmp_path / "work") as result:
+                assert result.success
+                assert "kbo_extract" in steps(result, "STEP_UP_FOR_RETRY")
+    finally:
+        holder.wait(timeout=30)
+    with connect(database) as conn:
+        assert conn.execute("SELECT status FROM import_jobs").fetchone()[0] == "completed"
+
+
+def test_transient_errors_are_told_apart():
+    import duckdb
+
+    assert is_transient(duckdb.IOException('IO Error: Could not set lock on file "x": Conflicting lock is held'))
+    assert is_transient(duckdb.HTTPException("HTTP Error: 503"))
+    assert is_transient(ConnectionError("reset"))
+    assert not is_transient(duckdb.IOException("IO Error: No space left on device"))
+    assert not is_transient(duckdb.ConversionException("Conversion Error"))
+
+
+def test_rollback_undoes_the_latest_extract_and_reapplying_gives_the_same_state(db, work_dir, samples):
+    for path in samples[:3]:
+        import_extract(db, path, work_dir)
+    after_142 = table_checksums(db)
+    code_142 = db.execute("SELECT count(*) FROM code").fetchone()[0]
+    with pytest.raises(RollbackError, match="extract 141 is not the latest applied extract \\(142\\): roll back 142 first"):
+        rollback_extract(db, 141)
+    result = rollback_extract(db, 142)
+    assert result.rows_removed > 0 and result.rows_restored > 0 and result.code_restored
+    assert db.execute("SELECT status FROM import_jobs WHERE extract_number = 142").fetchone()[0] == "rolled_back"
+    assert_equals_replay(db, samples[:2])  # primary names recomputed too
+    rollback_extract(db, 141)
+    assert_equals_replay(db, samples[:1])
+    with pytest.raises(RollbackError, match="not applied"):
+        rollback_extract(db, 141)
+    for path in samples[1:3]:
+        assert import_extract(db, path, work_dir).start.action == "replace"
+    assert table_checksums(db) == after_142
+    assert db.execute("SELECT count(*) FROM code").fetchone()[0] == code_142
+
+
+def test_an_unfinished_extract_can_be_rolled_back(db, work_dir, samples):
+    from kbo_pipeline.batches import apply_batch
+
+    from .checks import staged_batches
+
+    import_extract(db, samples[0], work_dir)
+    before = table_checksums(db)
+    _, batches = staged_batches(db, samples[1], work_dir, SIZES)
+    for batch in batches[:7]:
+        apply_batch(db, batch)
+    rollback_extract(db, 141)
+    assert table_checksums(db) == before
+    assert db.execute("SELECT count(*) FROM import_staging_activity").fetchone()[0] == 0
+
+
+def test_the_rollback_job_and_command(dagster_home, tmp_path, samples):
+    database = str(tmp_path / "kbo.duckdb")
+    with DagsterInstance.get() as instance:
+        for path in samples[:2]:
+            with launch_import(instance, path, database, tmp_path / "work") as result:
+                assert result.success
+        with launch_rollback(instance, 140, database) as refused:
+            assert not refused.success
+        with launch_rollback(instance, 141, database) as done:
+            assert done.success
+    with connect(database) as conn:
+        assert_equals_replay(conn, samples[:1])
+    cli = subprocess.run(
+        [sys.executable, "-m", "kbo_pipeline.cli", "rollback", "--database", database, "140"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert "extract 140 rolled back" in cli.stdout
+    cli = subprocess.run(
+        [sys.executable, "-m", "kbo_pipeline.cli", "rollback", "--database", database, "140"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert cli.returncode == 1 and "extract 140 is not applied" in cli.stderr
