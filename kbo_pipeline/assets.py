@@ -20,7 +20,7 @@ from pydantic import Field
 from .entities import TABLES
 from .extract import Extract, partition_key_for
 from .importer import prepare, stage
-from .ops import kbo_apply_batch, kbo_finalize, kbo_plan_batches
+from .ops import kbo_apply_batch, kbo_apply_unstarted, kbo_finalize, kbo_plan_batches
 from .resources import KboDatabase, KboPaths
 from .step_errors import TRANSIENT_RETRIES, failing_clearly
 
@@ -112,7 +112,7 @@ def applied_tables(**staged):
     """Plan the batches, apply each as its own step (one transaction each), then finalize."""
     batches, job = kbo_plan_batches(list(staged.values()))
     results = batches.map(kbo_apply_batch).collect()
-    finalized = kbo_finalize(job, results)
+    finalized = kbo_finalize(kbo_apply_unstarted(job, results))
     return {name: getattr(finalized, name) for name in APPLIED_ASSETS}
 
 

@@ -41,9 +41,12 @@ class BatchResult:
     seconds: float
 
 
-def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, include_completed: bool = False) -> list[Batch]:
-    """The job's batches in the order they run: per table, deletes before inserts (the SQL makes the
-    result independent of that order; running in it just reads naturally)."""
+UNFINISHED = ("pending", "processing", "failed")
+
+
+def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, statuses: tuple[str, ...] = UNFINISHED) -> list[Batch]:
+    """The job's batches in those states, in the order they run: per table, deletes before inserts (the
+    SQL makes the result independent of that order; running in it just reads naturally)."""
     rows = conn.execute(
         "SELECT b.table_name, b.operation, b.batch_number, b.records_count, b.status, "
         "count(*) OVER (PARTITION BY b.table_name, b.operation), j.extract_number, j.snapshot_date "
@@ -54,7 +57,7 @@ def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, include_completed
     batches = [
         Batch(job_id, table, operation, number, count, per_part, extract_number, snapshot)
         for table, operation, number, count, status, per_part, extract_number, snapshot in rows
-        if include_completed or status != "completed"
+        if status in statuses
     ]
     return sorted(batches, key=lambda b: (order[b.table], b.operation != "delete", b.batch_number))
 

@@ -42,8 +42,25 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     return {"mapping_key": batch.mapping_key, "status": result.status, "rows_affected": result.rows_affected}
 
 
+@op(retry_policy=TRANSIENT_RETRIES)
+def kbo_apply_unstarted(context: OpExecutionContext, job: dict, results: list, kbo_db: KboDatabase) -> dict:
+    """Apply the batches that no step ran. After a run was terminated, Dagster's re-execution from
+    failure re-runs the interrupted step but not the mapped steps that never started; this picks them
+    up (each still its own transaction). In an uninterrupted run there are none."""
+    if job["action"] == "already_applied":
+        return job
+    with failing_clearly(), kbo_db.get_connection() as conn:
+        unstarted = plan_batches(conn, job["job_id"], statuses=("pending", "processing"))
+        for batch in unstarted:
+            result = apply_batch(conn, batch)
+            context.log.info(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
+    if unstarted:
+        context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
+    return job
+
+
 @op(out={name: Out(dict) for name in APPLIED}, retry_policy=TRANSIENT_RETRIES)
-def kbo_finalize(context: OpExecutionContext, job: dict, results: list, kbo_db: KboDatabase, kbo_paths: KboPaths):
+def kbo_finalize(context: OpExecutionContext, job: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Refuse while a batch is unfinished; replace code, resolve primary names, complete the job."""
     extract = job["extract"]
     if job["action"] == "already_applied":

@@ -1,0 +1,126 @@
+"""`dagster dev` (the webserver and the daemon that launches queued runs), started by a test on
+127.0.0.1 at a free port and stopped by it, and the webserver's GraphQL API."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+WORKSPACE = Path(__file__).resolve().parent.parent / "workspace.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Webserver:
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        dagster = str(Path(sys.executable).with_name("dagster"))
+        self.process = subprocess.Popen(
+            [dagster, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(self.port)],
+            cwd=cwd, env={**os.environ, **env}, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends the webserver, daemon and code servers
+        )
+        self._wait_until_up()
+
+    def _wait_until_up(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"webserver exited: {self.log.read_text()[-3000:]}")
+            try:
+                data = self.graphql("{ workspaceOrError { __typename ... on Workspace { locationEntries { name "
+                                    "locationOrLoadError { __typename } } } } }")
+                entries = data["workspaceOrError"]["locationEntries"]
+                if entries and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("webserver did not come up")
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.load(response)
+        if body.get("errors"):
+            raise RuntimeError(body["errors"])
+        return body["data"]
+
+    def launch_run(self, job: str, partition: str, run_config: dict | None = None) -> str:
+        data = self.graphql(
+            """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+                 __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+                 ... on RunConfigValidationInvalid { errors { message } } } }""",
+            {"params": {
+                "selector": {"repositoryLocationName": "kbo_pipeline", "repositoryName": "__repository__", "jobName": job},
+                "runConfigData": run_config or {},
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+            }},
+        )["launchRun"]
+        assert data["__typename"] == "LaunchRunSuccess", data
+        return data["run"]["runId"]
+
+    def reexecute(self, parent_run_id: str, strategy: str = "FROM_FAILURE") -> str:
+        """The mutation the UI's "Re-execute from failure" calls."""
+        data = self.graphql(
+            """mutation($params: ReexecutionParams) { launchPipelineReexecution(reexecutionParams: $params) {
+                 __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+            {"params": {"parentRunId": parent_run_id, "strategy": strategy}},
+        )["launchPipelineReexecution"]
+        assert data["__typename"] == "LaunchRunSuccess", data
+        return data["run"]["runId"]
+
+    def terminate(self, run_id: str) -> None:
+        data = self.graphql(
+            """mutation($runId: String!) { terminateRun(runId: $runId) { __typename
+                 ... on TerminateRunFailure { message } ... on PythonError { message } } }""",
+            {"runId": run_id},
+        )["terminateRun"]
+        assert data["__typename"] == "TerminateRunSuccess", data
+
+    def run_status(self, run_id: str) -> str:
+        return self.graphql(
+            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
+        )["runOrError"]["status"]
+
+    def wait_for(self, run_id: str, timeout: float = 180) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.run_status(run_id)
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                return status
+            time.sleep(0.5)
+        raise TimeoutError(f"run {run_id} still running")
+
+    def step_keys(self, run_id: str, event_type: str = "ExecutionStepSuccessEvent") -> list[str]:
+        events = self.graphql(
+            """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events { __typename
+                 ... on MessageEvent { stepKey } } } } }""",
+            {"id": run_id},
+        )["logsForRun"]["events"]
+        return [e["stepKey"] for e in events if e["__typename"] == event_type]
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        except ProcessLookupError:
+            pass
