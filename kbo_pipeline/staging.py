@@ -62,19 +62,23 @@ def stage_rows_sql(entity: Entity, operation: str) -> str:
 
 
 def describe_csv_error(where: str, exc: duckdb.Error) -> str:
-    """DuckDB's CSV error, cut to the file, the line and the problem."""
+    """DuckDB's CSV error, cut to the file, the line and the problem.
+
+    DuckDB writes `CSV Error on Line: N`, then `Original Line: ...` (which may run over several lines),
+    then the problem, then its advice (after a blank line or `Possible ...`); the problem is the block's last line."""
     message = str(exc)
     line = re.search(r"CSV Error on Line: (\d+)", message)
-    lines = [part.strip() for part in message.splitlines()]
-    problem = lines[0]
-    for index, text in enumerate(lines):
-        if text.startswith("Original Line:"):
-            following = [t for t in lines[index + 1 :] if t]
-            if text != "Original Line:" and following:
-                problem = following[0]
-            elif len(following) > 1:
-                problem = following[1]
-            break
+    lines = message.splitlines()
+    problem = lines[0] if lines else message
+    starts = [i for i, text in enumerate(lines) if text.startswith("Original Line:")]
+    if starts:
+        block = []
+        for text in lines[starts[0] + 1 :]:
+            if not text.strip() or text.startswith("Possible"):
+                break
+            block.append(text.strip())
+        if block:
+            problem = block[-1]
     location = f"{where} line {line.group(1)}" if line else where
     return f"{location}: {problem}"
 

@@ -1,96 +1,147 @@
-"""Bad input gets a clear error naming the file (and line) and changes nothing."""
+"""Bad input gets a clear error naming the file (and line) and changes nothing: a catalogue of
+malformed extracts, each applied to a database that holds the real extract 147."""
 
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from kbo_pipeline.extract import ExtractError, read_extract
+from kbo_pipeline.extract import ExtractError, parse_file_name, read_extract
 from kbo_pipeline.importer import import_extract
-from kbo_pipeline.schema import create_schema
 
 from .checks import table_checksums
 from .conftest import EXTRACT_147
 
-NAME = EXTRACT_147.name
+NAME = "KboOpenData_0148_2025_10_13_Update.zip"  # the next extract after 147
 
 
-def variant(tmp_path: Path, change, name: str = NAME) -> Path:
-    """The real extract 147 with `change(members)` applied to its {name: bytes}."""
+def members_148() -> dict[str, bytes]:
+    """The real bytes of extract 147, relabelled as extract 148."""
     with zipfile.ZipFile(EXTRACT_147) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
-    change(members)
-    path = tmp_path / "bad" / name
-    path.parent.mkdir(exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    members["meta.csv"] = members["meta.csv"].replace(b'"147"', b'"148"')
+    return members
+
+
+def write_zip(folder: Path, members: dict[str, bytes], name: str = NAME) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as zf:
         for member, data in members.items():
             zf.writestr(member, data)
-    return path
+    return folder / name
 
 
-def replace_in(member: str, old: bytes, new: bytes, count: int = 1):
+def changed(change):
+    def build(folder: Path) -> Path:
+        members = members_148()
+        change(members)
+        return write_zip(folder, members)
+    return build
+
+
+def replace_in(member: str, old: bytes, new: bytes):
     def change(members):
-        assert old in members[member]
-        members[member] = members[member].replace(old, new, count)
-    return change
+        assert old in members[member], (member, old)
+        members[member] = members[member].replace(old, new, 1)
+    return changed(change)
 
 
-CASES = {
-    "missing insert member": (lambda m: m.pop("activity_insert.csv"), "activity_insert.csv is missing"),
-    "missing delete member": (lambda m: m.pop("branch_delete.csv"), "branch_delete.csv is missing"),
-    "missing meta": (lambda m: m.pop("meta.csv"), "meta.csv is missing"),
+def raw_file(content):
+    def build(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / NAME
+        path.write_bytes(content() if callable(content) else content)
+        return path
+    return build
+
+
+def _truncated() -> bytes:
+    good = write_zip(Path(__import__("tempfile").mkdtemp()), members_148())
+    return good.read_bytes()[:5000]
+
+
+def _empty_zip(folder: Path) -> Path:
+    return write_zip(folder, {})
+
+
+def _gap(folder: Path) -> Path:
+    members = members_148()
+    members["meta.csv"] = members["meta.csv"].replace(b'"148"', b'"150"')
+    return write_zip(folder, members, "KboOpenData_0150_2025_10_15_Update.zip")
+
+
+CATALOGUE = {
+    "not a zip": (raw_file(b"<html>Session expired</html>"), "not a valid ZIP file"),
+    "truncated zip": (raw_file(_truncated), "not a valid ZIP file"),
+    "empty zip": (_empty_zip, "the ZIP is empty"),
+    "missing meta.csv": (changed(lambda m: m.pop("meta.csv")), "meta.csv is missing"),
+    "missing insert member": (changed(lambda m: m.pop("activity_insert.csv")), "activity_insert.csv is missing"),
+    "missing delete member": (changed(lambda m: m.pop("branch_delete.csv")), "branch_delete.csv is missing"),
     "unknown extract type": (replace_in("meta.csv", b'"update"', b'"delta"'), "unknown ExtractType 'delta'"),
-    "non-numeric number": (replace_in("meta.csv", b'"147"', b'"14x"'), "ExtractNumber '14x' is not a number"),
-    "name and meta disagree": (replace_in("meta.csv", b'"147"', b'"148"'), "file name says extract 147 (update) but meta.csv says extract 148"),
+    "non-numeric number": (replace_in("meta.csv", b'"148"', b'"14x"'), "ExtractNumber '14x' is not a number"),
+    "name and meta disagree": (
+        replace_in("meta.csv", b'"148"', b'"149"'),
+        "the file name says extract 148 (update) but meta.csv says extract 149 (update)",
+    ),
+    "missing column": (replace_in("address_insert.csv", b',"DateStrikingOff"', b""), "address_insert.csv line 1: expected columns"),
     "renamed column": (replace_in("address_insert.csv", b'"Zipcode"', b'"ZipCode"'), "address_insert.csv line 1: expected columns"),
     "extra column": (replace_in("contact_insert.csv", b'"Value"\n', b'"Value","Extra"\n'), "contact_insert.csv line 1: expected columns"),
-    "unparseable date": (replace_in("enterprise_insert.csv", b"15-09-2025", b"31-02-2025"), "enterprise_insert.csv line 2: Error when converting column"),
-    "too many fields": (replace_in("activity_insert.csv", b'"MAIN"\n', b'"MAIN","x"\n'), "activity_insert.csv line "),
-    "not utf-8": (replace_in("denomination_insert.csv", b"Callebaut", b"Call\xffbaut"), "denomination_insert.csv line 2"),
-    "unterminated quote": (replace_in("contact_insert.csv", b'"www.liespraet.be"', b'"www.liespraet.be'), "contact_insert.csv line"),
+    "unparseable date": (
+        replace_in("enterprise_insert.csv", b"15-09-2025", b"31-02-2025"),
+        'enterprise_insert.csv line 2: Error when converting column "StartDate"',
+    ),
+    "too many fields": (replace_in("activity_insert.csv", b'"SECO"\n', b'"SECO","x"\n'), "Expected Number of Columns: 5 Found: 6"),
+    "path outside the folder": (changed(lambda m: m.update({"../x.csv": b"x"})), "has a path outside the extraction folder"),
+    "zip bomb": (changed(lambda m: m.update({"code.csv": m["code.csv"][:200] + b"\0" * 50_000_000})), "likely zip bomb"),
+    "not utf-8": (replace_in("denomination_insert.csv", b"Callebaut", b"Call\xffbaut"), "denomination_insert.csv line 2: Invalid unicode"),
+    "unterminated quote": (
+        replace_in("contact_insert.csv", b'"www.liespraet.be"', b'"www.liespraet.be'),
+        "contact_insert.csv line 2: Value with unterminated quote found.",
+    ),
+    "update out of sequence": (_gap, "out of sequence: extract 148 is missing"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_a_malformed_extract_fails_clearly_and_changes_nothing(case, db, work_dir, tmp_path):
-    change, message = CASES[case]
-    path = variant(tmp_path, change)
-    create_schema(db)
-    before = table_checksums(db)
+@pytest.fixture
+def db_with_147(db, work_dir):
+    import_extract(db, EXTRACT_147, work_dir)
+    return db
+
+
+@pytest.mark.parametrize("case", list(CATALOGUE))
+def test_a_malformed_extract_fails_clearly_and_changes_nothing(case, db_with_147, work_dir, tmp_path):
+    build, message = CATALOGUE[case]
+    path = build(tmp_path / "bad")
+    before = table_checksums(db_with_147)
+    code_before = db_with_147.execute("SELECT count(*), sum(hash(code)) FROM code").fetchone()
     with pytest.raises(ExtractError) as info:
-        import_extract(db, path, work_dir)
-    assert NAME in str(info.value) and message in str(info.value)
-    assert table_checksums(db) == before
-    status, error = db.execute("SELECT status, error_message FROM import_jobs ORDER BY job_id DESC LIMIT 1").fetchone()
-    assert status == "failed" and message in error
+        import_extract(db_with_147, path, work_dir)
+    assert str(info.value).startswith(path.name) and message in str(info.value)
+    assert table_checksums(db_with_147) == before
+    assert db_with_147.execute("SELECT count(*), sum(hash(code)) FROM code").fetchone() == code_before
+    number = parse_file_name(path.name)[0]
+    status, error = db_with_147.execute(
+        "SELECT status, error_message FROM import_jobs WHERE extract_number = $n", {"n": number}
+    ).fetchone()
+    assert status == "failed" and error == str(info.value)
+    assert db_with_147.execute("SELECT count(*) FROM import_staging_activity").fetchone()[0] == 0
 
 
-def test_not_a_zip_and_an_empty_zip(tmp_path):
-    not_zip = tmp_path / NAME
-    not_zip.write_text("hello")
-    with pytest.raises(ExtractError, match="not a valid ZIP"):
-        read_extract(not_zip)
-    truncated = tmp_path / "t" / NAME
-    truncated.parent.mkdir()
-    truncated.write_bytes(EXTRACT_147.read_bytes()[:5000])
-    with pytest.raises(ExtractError, match="not a valid ZIP"):
-        read_extract(truncated)
-    empty = tmp_path / "e" / NAME
-    empty.parent.mkdir()
-    zipfile.ZipFile(empty, "w").close()
-    with pytest.raises(ExtractError, match="the ZIP is empty"):
-        read_extract(empty)
+def test_the_catalogue_is_at_least_fifteen_cases():
+    assert len(CATALOGUE) >= 15
 
 
-def test_a_member_outside_the_folder_is_refused(tmp_path):
-    path = variant(tmp_path, lambda m: m.update({"../x.csv": b"x"}))
-    with pytest.raises(ExtractError, match="outside the extraction folder"):
-        read_extract(path)
+def test_the_corrected_file_then_applies(db_with_147, work_dir, tmp_path):
+    bad = CATALOGUE["unparseable date"][0](tmp_path / "bad")
+    with pytest.raises(ExtractError):
+        import_extract(db_with_147, bad, work_dir)
+    good = write_zip(tmp_path / "good", members_148())
+    assert import_extract(db_with_147, good, work_dir).start.action == "replace"
 
 
 def test_an_unknown_harmless_member_is_ignored_with_a_warning(tmp_path):
-    path = variant(tmp_path, lambda m: m.update({"readme.txt": b"hello"}))
-    assert any("readme.txt" in w for w in read_extract(path).warnings)
+    path = changed(lambda m: m.update({"readme.txt": b"hello"}))(tmp_path)
+    assert any("ignoring unknown member 'readme.txt'" in w for w in read_extract(path).warnings)
 
 
 def test_a_bad_file_name_is_refused(tmp_path):
@@ -100,14 +151,14 @@ def test_a_bad_file_name_is_refused(tmp_path):
         read_extract(path)
 
 
-def test_monthly_names_are_accepted(tmp_path):
-    from kbo_pipeline.extract import parse_file_name
-
+def test_monthly_and_daily_names_are_accepted():
     assert parse_file_name("KboOpenData_0137_2025_07_Full.zip") == (137, "full")
     assert parse_file_name("KboOpenData_0147_2025_10_12_Update.zip") == (147, "update")
 
 
-def test_a_zip_bomb_is_refused_before_unpacking(tmp_path):
-    path = variant(tmp_path, lambda m: m.update({"code.csv": m["code.csv"][:200] + b"\0" * 50_000_000}))
-    with pytest.raises(ExtractError, match="likely zip bomb"):
-        read_extract(path)
+def test_values_are_bound_not_formatted(db, work_dir, samples):
+    """A name that is SQL is stored as text; no statement of the importer is built from a value."""
+    for path in samples[:2]:
+        import_extract(db, path, work_dir)
+    assert db.execute("SELECT count(*) FROM denomination WHERE denomination LIKE 'Robert''); DROP TABLE enterprise;--%'").fetchone()[0] > 0
+    assert db.execute("SELECT count(*) FROM enterprise").fetchone()[0] > 0
