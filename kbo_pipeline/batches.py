@@ -110,6 +110,10 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
                 {**_key_params(batch), "rows": rows},
             )
             failpoints.hit("before_commit", batch.mapping_key)
+    except duckdb.InterruptException:
+        # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not a failure.
+        mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
+        raise
     except Exception as exc:
         mark_failed(conn, batch, f"{type(exc).__name__}: {exc}")
         raise

@@ -53,7 +53,7 @@ def kbo_apply_unstarted(context: OpExecutionContext, job: dict, results: list, k
         unstarted = plan_batches(conn, job["job_id"], statuses=("pending", "processing"))
         for batch in unstarted:
             result = apply_batch(conn, batch)
-            context.log.info(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
+            context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
     if unstarted:
         context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
     return job

@@ -107,13 +107,14 @@ class Webserver:
             time.sleep(0.5)
         raise TimeoutError(f"run {run_id} still running")
 
-    def step_keys(self, run_id: str, event_type: str = "ExecutionStepSuccessEvent") -> list[str]:
-        events = self.graphql(
-            """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events { __typename
-                 ... on MessageEvent { stepKey } } } } }""",
-            {"id": run_id},
-        )["logsForRun"]["events"]
-        return [e["stepKey"] for e in events if e["__typename"] == event_type]
+    @staticmethod
+    def step_keys(run_id: str, event_type: str = "STEP_SUCCESS") -> list[str]:
+        """Steps of a run with that event, read from the instance the webserver uses ($DAGSTER_HOME)."""
+        from dagster import DagsterEventType, DagsterInstance
+
+        with DagsterInstance.get() as instance:
+            records = instance.get_records_for_run(run_id, of_type=DagsterEventType(event_type), limit=100_000).records
+        return [r.event_log_entry.step_key for r in records]
 
     def stop(self) -> None:
         try:
