@@ -47,6 +47,7 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
     """Each ZIP becomes a run of the kbo_import job on the instance ($DAGSTER_HOME), in the order given."""
     settings.ensure_dagster_home()
     from dagster import DagsterInstance
+    from dagster._core.errors import DagsterError
 
     from .runs import launch_import, step_errors
 
@@ -57,14 +58,25 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
             print(f"{zip_path.name}: skipped, {skip}")
             continue
         print(f"{zip_path.name}: importing into {database}")
-        with launch_import(instance, zip_path, database, batch_sizes=batch_sizes) as result:
-            if not result.success:
-                print(f"{zip_path.name}: FAILED (run {result.run_id})", file=sys.stderr)
-                for error in step_errors(result):
-                    print(f"  {error}", file=sys.stderr)
-                return 1
-            print(f"{zip_path.name}: done (run {result.run_id})")
+        try:
+            with launch_import(instance, zip_path, database, batch_sizes=batch_sizes) as result:
+                success, run_id, errors = result.success, result.run_id, step_errors(result)
+        except DagsterError as exc:  # the run could not start, e.g. another import holds the database
+            print(f"{zip_path.name}: FAILED: {root_cause(exc)}", file=sys.stderr)
+            return 1
+        if not success:
+            print(f"{zip_path.name}: FAILED (run {run_id})", file=sys.stderr)
+            for error in errors:
+                print(f"  {error}", file=sys.stderr)
+            return 1
+        print(f"{zip_path.name}: done (run {run_id})")
     return 0
+
+
+def root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc)
 
 
 def run_rollback(database: str, extract_number: int) -> int:

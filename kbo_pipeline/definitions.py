@@ -7,6 +7,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 from .assets import ASSETS, GROUP
 from .ops import kbo_rollback_extract
 from .resources import default_resources
+from .sensors import build_extract_sensor
 
 # In-process: many small batch steps against one DuckDB file, one at a time (a process per step would
 # cost about a second each and could not share the file).
@@ -24,7 +25,14 @@ def kbo_rollback():
     kbo_rollback_extract()
 
 
-defs = Definitions(assets=ASSETS, jobs=[kbo_import_job, kbo_rollback], resources=default_resources())
+kbo_extract_sensor = build_extract_sensor(kbo_import_job)
+
+defs = Definitions(
+    assets=ASSETS,
+    jobs=[kbo_import_job, kbo_rollback],
+    sensors=[kbo_extract_sensor],
+    resources=default_resources(),
+)
 
 
 def get_import_job():

@@ -1,27 +1,56 @@
 """Dagster resources: the database (DuckDB file or MotherDuck) and the folders."""
 
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from . import settings
 from .database import connect
+from .import_lock import ImportLock
+from .ledger_state import read_ledger, write_state
+from .schema import create_schema
 
 
 class KboDatabase(DuckDBResource):
     """DuckDBResource whose connections are closed even when the step fails, so a failed step never
-    keeps the database file locked. `database` is a path, or `md:<name>` for MotherDuck."""
+    keeps the database file locked. `database` is a path, or `md:<name>` for MotherDuck.
+
+    For the length of a run it holds the database's import lock (one import at a time, whoever
+    launched it), and when the run ends it rewrites the ledger state file the sensor reads."""
+
+    lock_timeout_seconds: float = Field(
+        default_factory=settings.lock_timeout,
+        description="How long a run waits for another run's import of the same database (KBO_LOCK_TIMEOUT).",
+    )
+    _lock: ImportLock | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        run_id = context.run.run_id if context.run else "?"
+        self._lock = ImportLock(self.database, self.lock_timeout_seconds)
+        log = context.log.warning if context.log else None
+        self._lock.acquire(f"dagster run {run_id}", on_wait=log)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        try:
+            self.publish_state()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with connect(self.database, self.connection_config) as conn:
             yield conn
+
+    def publish_state(self) -> None:
+        with self.get_connection() as conn:
+            create_schema(conn)
+            write_state(self.database, read_ledger(conn))
 
 
 class KboPaths(ConfigurableResource):

@@ -45,15 +45,22 @@ def launch_import(
         instance=instance,
         run_config=import_run_config(zip_path, database, work_dir, batch_sizes),
         tags={"dagster/partition": key, "kbo/source": "cli"},
+        raise_on_error=False,
     )
 
 
 def step_errors(result: JobExecutionResult) -> list[str]:
-    return [
-        f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
-        for event in result.all_events
-        if event.event_type_value == "STEP_FAILURE" and event.event_specific_data.error
-    ]
+    """The errors of a failed run: its failed steps', or the run's own (a resource that could not start)."""
+    errors = []
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is None or event.event_type_value not in ("STEP_FAILURE", "RUN_FAILURE", "ENGINE_EVENT"):
+            continue
+        cause = error
+        while cause.cause is not None and "resource" in cause.message.lower():
+            cause = cause.cause  # "Error executing resource_fn..." says less than what it wraps
+        errors.append(f"{event.step_key or 'run'}: {cause.message.strip()}")
+    return errors
 
 
 def launch_rollback(instance: DagsterInstance, extract_number: int, database: str) -> JobExecutionResult:
@@ -67,4 +74,5 @@ def launch_rollback(instance: DagsterInstance, extract_number: int, database: st
             "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
         },
         tags={"kbo/source": "cli", "kbo/rollback": str(extract_number)},
+        raise_on_error=False,
     )

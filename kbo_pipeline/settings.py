@@ -25,6 +25,16 @@ def work_dir() -> Path:
     return Path(os.environ.get("KBO_WORK_DIR", DEFAULT_WORK_DIR))
 
 
+def lock_timeout() -> float:
+    """KBO_LOCK_TIMEOUT: how long an import waits for another import of the same database (seconds)."""
+    return float(os.environ.get("KBO_LOCK_TIMEOUT", "3600"))
+
+
+def sensor_interval() -> int:
+    """KBO_SENSOR_INTERVAL: seconds between two ticks of the landing-folder sensor."""
+    return int(os.environ.get("KBO_SENSOR_INTERVAL", "30"))
+
+
 def duckdb_config() -> dict[str, str]:
     """KBO_MEMORY_LIMIT and KBO_THREADS, passed to DuckDB when set."""
     config = {}

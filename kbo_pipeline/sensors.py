@@ -1,0 +1,87 @@
+"""The landing-folder sensor: a new extract ZIP becomes a run of the import, in extract order, once.
+
+A tick lists the folder and reads the small ledger state file written after every run; it never opens
+the database while a run may hold it. Run keys carry the file's content hash: a used run key is never
+launched again, so an applied or failed file does not run twice, while a corrected file does run.
+"""
+
+import json
+from pathlib import Path
+
+import duckdb
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+
+from . import settings
+from .assets import extract_partitions
+from .database import connect
+from .extract import partition_key_for
+from .landing import choose_next, content_key, list_landing, stable_files
+from .ledger_state import load_state, read_ledger
+
+
+def ledger_for_sensor(database: str) -> dict | None:
+    """The state file; without one, the database itself, read-only, if no one holds it."""
+    state = load_state(database)
+    if state is not None:
+        return state
+    if not database.startswith("md:"):
+        if not Path(database).exists():
+            return {"latest_applied": None, "unfinished": {}}
+    try:
+        with connect(database, read_only=not database.startswith("md:")) as conn:
+            return read_ledger(conn)
+    except duckdb.Error:
+        return None
+
+
+def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -> SensorResult | SkipReason:
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    seen: dict[str, list] = cursor.get("files", {})
+    files = list_landing(landing)
+    ready = stable_files(files, seen)
+    for f in files:  # remember what this tick saw; a file is ready when the next tick sees the same
+        if seen.get(f.name, [None, None])[:2] != [f.size, f.mtime_ns]:
+            seen[f.name] = [f.size, f.mtime_ns, None]
+    seen = {name: entry for name, entry in seen.items() if any(f.name == name for f in files)}
+    new_cursor = json.dumps({"files": seen})
+    state = ledger_for_sensor(database)
+    if state is None:
+        context.update_cursor(new_cursor)
+        return SkipReason(f"{database} is busy and has no ledger state file yet: trying again next tick")
+    decision = choose_next(ready, state)
+    if decision.file is None:
+        waiting = sorted({f.name for f in files} - {f.name for f in ready})
+        note = f" ({len(waiting)} file(s) still being written: {', '.join(waiting)})" if waiting else ""
+        context.update_cursor(new_cursor)
+        return SkipReason(decision.reason + note)
+    chosen = decision.file
+    digest = content_key(chosen, seen)
+    key = partition_key_for(chosen.name)
+    context.log.info(f"{chosen.name}: {decision.reason}")
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                partition_key=key,
+                run_key=f"{key}:{digest[:16]}",
+                run_config={"ops": {"kbo_extract": {"config": {"zip_path": str(chosen.path.resolve())}}}},
+                tags={"kbo/source": "sensor", "kbo/sha256": digest},
+            )
+        ],
+        dynamic_partitions_requests=[extract_partitions.build_add_request([key])],
+        cursor=json.dumps({"files": seen}),
+    )
+
+
+def build_extract_sensor(job):
+    @sensor(
+        name="kbo_extract_sensor",
+        job=job,
+        minimum_interval_seconds=settings.sensor_interval(),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Imports new extract ZIPs from the landing folder (KBO_LANDING_DIR), the next in sequence only.",
+    )
+    def kbo_extract_sensor(context: SensorEvaluationContext):
+        return evaluate_landing(context, settings.database_path(), settings.landing_dir())
+
+    return kbo_extract_sensor
+
