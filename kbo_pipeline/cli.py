@@ -73,6 +73,24 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
     return 0
 
 
+def run_fetch(database: str, landing: Path) -> int:
+    from .ledger_state import current_ledger
+    from .portal import PortalClient, PortalError, fetch_new, portal_settings
+
+    base, username, password = portal_settings()
+    state = current_ledger(database) or {}
+    try:
+        fetched = fetch_new(PortalClient(base, username, password), landing, state.get("latest_applied"))
+    except PortalError as exc:
+        print(f"fetch: {exc}", file=sys.stderr)
+        return 1
+    for path in fetched:
+        print(f"landed {path}")
+    if not fetched:
+        print(f"nothing new on {base}")
+    return 0
+
+
 def root_cause(exc: BaseException) -> str:
     while exc.__cause__ is not None:
         exc = exc.__cause__
@@ -120,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     _database_arg(p)
     p.add_argument("extract_number", type=int, metavar="N")
 
+    p = commands.add_parser("fetch", help="download new extracts from the open-data portal into the landing folder")
+    _database_arg(p)
+    p.add_argument("--landing", type=Path, default=None, help="default: $KBO_LANDING_DIR or data/landing")
+
     p = commands.add_parser("sample", help="write a synthetic Full and consecutive Updates in the real format")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--updates", type=int, default=3)
@@ -138,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "import":
         return run_import(database, args.zips, _parse_sizes(args.batch_size))
+    if args.command == "fetch":
+        return run_fetch(database, args.landing or settings.landing_dir())
     if args.command == "rollback":
         return run_rollback(database, args.extract_number)
     if args.command == "status":

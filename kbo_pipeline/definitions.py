@@ -5,9 +5,9 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor, job
 
 from .assets import ASSETS, GROUP
-from .ops import kbo_rollback_extract
+from .ops import kbo_fetch_extract, kbo_rollback_extract
 from .resources import default_resources
-from .sensors import build_extract_sensor
+from .sensors import build_extract_sensor, build_portal_sensor
 
 # In-process: many small batch steps against one DuckDB file, one at a time (a process per step would
 # cost about a second each and could not share the file).
@@ -25,12 +25,18 @@ def kbo_rollback():
     kbo_rollback_extract()
 
 
+@job(executor_def=in_process_executor, description="Download one extract from the open-data portal into the landing folder.")
+def kbo_fetch():
+    kbo_fetch_extract()
+
+
 kbo_extract_sensor = build_extract_sensor(kbo_import_job)
+kbo_portal_sensor = build_portal_sensor(kbo_fetch)
 
 defs = Definitions(
     assets=ASSETS,
-    jobs=[kbo_import_job, kbo_rollback],
-    sensors=[kbo_extract_sensor],
+    jobs=[kbo_import_job, kbo_rollback, kbo_fetch],
+    sensors=[kbo_extract_sensor, kbo_portal_sensor],
     resources=default_resources(),
 )
 

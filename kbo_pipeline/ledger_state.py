@@ -46,3 +46,19 @@ def load_state(database: str) -> dict | None:
         return json.loads(state_path(database).read_text())
     except (OSError, ValueError):
         return None
+
+
+def current_ledger(database: str) -> dict | None:
+    """The state file; without one, the database itself, read-only, if no import holds it (None then)."""
+    from .database import connect, is_motherduck
+
+    state = load_state(database)
+    if state is not None:
+        return state
+    if not is_motherduck(database) and not Path(database).exists():
+        return {"latest_applied": None, "unfinished": {}}
+    try:
+        with connect(database, read_only=not is_motherduck(database)) as conn:
+            return read_ledger(conn)
+    except duckdb.Error:
+        return None

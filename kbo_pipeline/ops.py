@@ -1,6 +1,8 @@
-"""The ops inside the applied-tables asset: plan (one DynamicOutput per batch), apply one batch,
-finalize. Each is a thin wrapper over the core functions; one step per batch."""
+"""The ops: inside the applied-tables asset (plan, one DynamicOutput per batch; apply one batch;
+apply the batches a stopped run never started; finalize), and those of the rollback and fetch jobs.
+Each is a thin wrapper over the core functions."""
 
+from pathlib import Path
 
 from dagster import Config, DynamicOut, DynamicOutput, MetadataValue, OpExecutionContext, Out, Output, op
 
@@ -8,6 +10,7 @@ from .batches import Batch, apply_batch, plan_batches
 from .entities import TABLES
 from .importer import finish
 from .resources import KboDatabase, KboPaths
+from .portal import PortalClient, portal_settings
 from .rollback import rollback_extract
 from .step_errors import TRANSIENT_RETRIES, failing_clearly
 
@@ -112,3 +115,18 @@ def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kb
         "names_resolved": result.names_resolved,
     })
     return {"extract_number": result.extract_number, "job_id": result.job_id}
+
+
+class FetchConfig(Config):
+    file_name: str
+
+
+@op(retry_policy=TRANSIENT_RETRIES)
+def kbo_fetch_extract(context: OpExecutionContext, config: FetchConfig, kbo_paths: KboPaths) -> str:
+    """Download one extract from the portal into the landing folder (credentials from the environment)."""
+    base, username, password = portal_settings()
+    with failing_clearly():
+        path = PortalClient(base, username, password).download(config.file_name, Path(kbo_paths.landing_dir))
+    context.log.info(f"landed {path}")
+    context.add_output_metadata({"bytes": path.stat().st_size, "path": str(path)})
+    return str(path)

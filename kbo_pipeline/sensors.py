@@ -6,32 +6,15 @@ launched again, so an applied or failed file does not run twice, while a correct
 """
 
 import json
-from pathlib import Path
 
-import duckdb
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from . import settings
 from .assets import extract_partitions
-from .database import connect
 from .extract import partition_key_for
 from .landing import choose_next, content_key, list_landing, stable_files
-from .ledger_state import load_state, read_ledger
-
-
-def ledger_for_sensor(database: str) -> dict | None:
-    """The state file; without one, the database itself, read-only, if no one holds it."""
-    state = load_state(database)
-    if state is not None:
-        return state
-    if not database.startswith("md:"):
-        if not Path(database).exists():
-            return {"latest_applied": None, "unfinished": {}}
-    try:
-        with connect(database, read_only=not database.startswith("md:")) as conn:
-            return read_ledger(conn)
-    except duckdb.Error:
-        return None
+from .portal import PortalClient, PortalError, portal_settings, wanted_extracts
+from .ledger_state import current_ledger
 
 
 def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -> SensorResult | SkipReason:
@@ -44,7 +27,7 @@ def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -
             seen[f.name] = [f.size, f.mtime_ns, None]
     seen = {name: entry for name, entry in seen.items() if any(f.name == name for f in files)}
     new_cursor = json.dumps({"files": seen})
-    state = ledger_for_sensor(database)
+    state = current_ledger(database)
     if state is None:
         context.update_cursor(new_cursor)
         return SkipReason(f"{database} is busy and has no ledger state file yet: trying again next tick")
@@ -85,3 +68,34 @@ def build_extract_sensor(job):
 
     return kbo_extract_sensor
 
+
+
+def build_portal_sensor(fetch_job):
+    """Off unless KBO_USERNAME and KBO_PASSWORD are set: lists the portal, and launches one download
+    run per extract the landing folder lacks (the landing sensor then imports it)."""
+    _, username, password = portal_settings()
+
+    @sensor(
+        name="kbo_portal_sensor",
+        job=fetch_job,
+        minimum_interval_seconds=settings.portal_interval(),
+        default_status=DefaultSensorStatus.RUNNING if username and password else DefaultSensorStatus.STOPPED,
+        description="Downloads new extracts from the KBO open-data portal into the landing folder.",
+    )
+    def kbo_portal_sensor(context: SensorEvaluationContext):
+        base, username, password = portal_settings()
+        state = current_ledger(settings.database_path()) or {}
+        try:
+            offered = PortalClient(base, username, password, timeout=30).list_extracts()
+        except PortalError as exc:
+            return SkipReason(str(exc))
+        wanted = wanted_extracts(offered, settings.landing_dir(), state.get("latest_applied"))
+        if not wanted:
+            return SkipReason(f"nothing new on the portal ({len(offered)} extracts offered)")
+        return [
+            RunRequest(run_key=name, run_config={"ops": {"kbo_fetch_extract": {"config": {"file_name": name}}}},
+                       tags={"kbo/source": "portal"})
+            for name in wanted
+        ]
+
+    return kbo_portal_sensor

@@ -35,6 +35,11 @@ def sensor_interval() -> int:
     return int(os.environ.get("KBO_SENSOR_INTERVAL", "30"))
 
 
+def portal_interval() -> int:
+    """KBO_PORTAL_INTERVAL: seconds between two looks at the open-data portal."""
+    return int(os.environ.get("KBO_PORTAL_INTERVAL", "3600"))
+
+
 def duckdb_config() -> dict[str, str]:
     """KBO_MEMORY_LIMIT and KBO_THREADS, passed to DuckDB when set."""
     config = {}

@@ -9,12 +9,13 @@ from dagster import Backoff, Failure, Jitter, RetryPolicy
 from .database import is_transient
 from .extract import ExtractError
 from .finalize import UnfinishedBatches
+from .portal import PortalError
 from .rollback import RollbackError
 
 # 1 + 2 + 4 + 8 + 16 s: half a minute for another process to release the database.
 TRANSIENT_RETRIES = RetryPolicy(max_retries=5, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
-EXPECTED = (ExtractError, UnfinishedBatches, RollbackError, ValueError, LookupError)
+EXPECTED = (ExtractError, UnfinishedBatches, RollbackError, PortalError, ValueError, LookupError)
 
 
 @contextmanager

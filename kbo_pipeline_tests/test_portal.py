@@ -1,0 +1,108 @@
+"""The portal client against a fake portal on 127.0.0.1 that speaks the same protocol."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kbo_pipeline.portal import PortalClient, PortalError, fetch_new, wanted_extracts
+
+from .fake_portal import FakePortal, portal_files
+
+
+@pytest.fixture
+def portal(samples):
+    with FakePortal(portal_files(samples[:3])) as fake:
+        yield fake
+
+
+def client(portal, password="s3cret!"):
+    return PortalClient(portal.base, "user", password, timeout=10)
+
+
+def test_login_listing_and_download(portal, samples, tmp_path):
+    c = client(portal)
+    assert c.list_extracts() == [p.name for p in samples[:3]]
+    path = c.download(samples[1].name, tmp_path)
+    assert path.read_bytes() == samples[1].read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == [samples[1].name]  # no temporary file left
+    assert portal.requests[0] == "POST /kbo-open-data/static/j_spring_security_check"
+    assert portal.requests[1] == "GET /kbo-open-data/signup?form=&lang=en"
+
+
+def test_an_expired_session_logs_in_again_once(portal, samples, tmp_path):
+    c = client(portal)
+    c.list_extracts()
+    portal.expire_sessions()  # the download answers 401
+    assert c.download(samples[0].name, tmp_path).exists()
+    assert portal.logins == 2
+    portal.empty_listings = 1  # a listing without links: the session is gone too
+    assert len(c.list_extracts()) == 3 and portal.logins == 3
+
+
+def test_bad_credentials_fail_clearly_and_write_nothing(portal, tmp_path):
+    landing = tmp_path / "landing"
+    with pytest.raises(PortalError, match="login .* failed .* check KBO_USERNAME and KBO_PASSWORD") as info:
+        fetch_new(client(portal, "wrong"), landing, None)
+    assert "wrong" not in str(info.value) and "s3cret" not in str(info.value)
+    assert not landing.exists() or not any(landing.iterdir())
+
+
+def test_a_download_that_is_not_a_zip_is_not_landed(samples, tmp_path):
+    with FakePortal({samples[0].name: b"<html>maintenance</html>"}) as fake:
+        with pytest.raises(PortalError, match="not a ZIP"):
+            client(fake).download(samples[0].name, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_what_to_fetch(tmp_path, samples):
+    offered = [p.name for p in samples[:4]]
+    assert wanted_extracts(offered, tmp_path, None) == offered  # the Full 140 and the Updates after it
+    assert wanted_extracts(offered, tmp_path, 141) == offered[2:]
+    (tmp_path / offered[2]).write_bytes(b"")
+    assert wanted_extracts(offered, tmp_path, 141) == offered[3:]
+
+
+def test_kbo_fetch_lands_new_extracts(portal, samples, tmp_path):
+    landing = tmp_path / "landing"
+    env = {**os.environ, "KBO_PORTAL_URL": portal.base, "KBO_USERNAME": "user", "KBO_PASSWORD": "s3cret!",
+           "KBO_LANDING_DIR": str(landing), "KBO_DATABASE": str(tmp_path / "kbo.duckdb")}
+    done = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli", "fetch"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in landing.iterdir()) == [p.name for p in samples[:3]]
+    assert "s3cret" not in done.stdout + done.stderr
+    again = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli", "fetch"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "nothing new" in again.stdout
+    bad = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli", "fetch"], env={**env, "KBO_PASSWORD": "nope"},
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "check KBO_USERNAME and KBO_PASSWORD" in bad.stderr and "nope" not in bad.stderr
+
+
+def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(portal, samples, tmp_path, monkeypatch, dagster_home):
+    from dagster import DagsterInstance, DefaultSensorStatus, build_sensor_context, execute_job, reconstructable
+
+    from kbo_pipeline import definitions
+
+    assert definitions.kbo_portal_sensor.default_status == DefaultSensorStatus.STOPPED  # no credentials here
+    landing = tmp_path / "landing"
+    for key, value in {"KBO_PORTAL_URL": portal.base, "KBO_USERNAME": "user", "KBO_PASSWORD": "s3cret!",
+                       "KBO_LANDING_DIR": str(landing), "KBO_DATABASE": str(tmp_path / "kbo.duckdb")}.items():
+        monkeypatch.setenv(key, value)
+    with DagsterInstance.get() as instance:
+        context = build_sensor_context(instance=instance, definitions=definitions.defs)
+        data = definitions.kbo_portal_sensor.evaluate_tick(context)
+        assert [r.run_key for r in data.run_requests] == [p.name for p in samples[:3]]
+        assert "s3cret" not in repr(data.run_requests)
+        # The definitions were loaded before this test set KBO_LANDING_DIR: give the folder explicitly.
+        paths = {"kbo_paths": {"config": {"landing_dir": str(landing), "work_dir": str(tmp_path / "work")}}}
+        run_config = {**data.run_requests[0].run_config, "resources": paths}
+        with execute_job(reconstructable(get_fetch_job), instance=instance, run_config=run_config) as result:
+            assert result.success
+    assert (landing / samples[0].name).read_bytes() == samples[0].read_bytes()
+
+
+def get_fetch_job():
+    from kbo_pipeline.definitions import defs
+
+    return defs.resolve_job_def("kbo_fetch")
