@@ -19,14 +19,13 @@ from pydantic import Field
 
 from .entities import TABLES
 from .extract import Extract, partition_key_for
-from .importer import prepare, stage
-from .ops import kbo_apply_batch, kbo_apply_unstarted, kbo_finalize, kbo_plan_batches
+from .importer import finish, prepare, stage
+from .ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from .resources import KboDatabase, KboPaths
 from .step_errors import TRANSIENT_RETRIES, failing_clearly
 
 GROUP = "kbo"
 extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")
-APPLIED_ASSETS = TABLES + ("code",)
 
 
 class ExtractConfig(Config):
@@ -103,17 +102,55 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
 
 
 @graph_multi_asset(
-    outs={name: AssetOut() for name in APPLIED_ASSETS},
+    outs={table: AssetOut() for table in TABLES},
     ins={f"staging_{t}": AssetIn() for t in TABLES},
     partitions_def=extract_partitions,
     group_name=GROUP,
 )
 def applied_tables(**staged):
-    """Plan the batches, apply each as its own step (one transaction each), then finalize."""
+    """Plan the batches, apply each as its own step (one transaction each), then complete them."""
     batches, job = kbo_plan_batches(list(staged.values()))
     results = batches.map(kbo_apply_batch).collect()
-    finalized = kbo_finalize(kbo_apply_unstarted(job, results))
-    return {name: getattr(finalized, name) for name in APPLIED_ASSETS}
+    completed = kbo_complete_batches(job, results)
+    return {table: getattr(completed, table) for table in TABLES}
 
 
-ASSETS = [kbo_extract, kbo_staging, applied_tables]
+@multi_asset(
+    outs={"code": AssetOut(group_name=GROUP, description="code.csv of the latest applied extract")},
+    ins={table: AssetIn() for table in TABLES},
+    partitions_def=extract_partitions,
+    retry_policy=TRANSIENT_RETRIES,
+)
+def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths, **applied):
+    """Refuse while a batch is unfinished; replace `code`, mark the job completed, drop its staging.
+    Runs after the applied tables' blocking checks have passed."""
+    job = applied["enterprise"]
+    if job["action"] == "already_applied":
+        context.log.info(f"extract {job['extract_number']} is already applied: nothing changed")
+        return Output(job, output_name="code", metadata={"changed": False})
+    with failing_clearly(), kbo_db.get_connection() as conn:
+        final = finish(conn, job["job_id"], job["sha256"], kbo_paths.work_dir)
+    context.log.info(
+        f"extract {job['extract_number']} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
+    )
+    rows = "\n".join(
+        f"| {t.table} | {t.rows_deleted:,} | {t.rows_inserted:,} | {t.current_rows:,} | {t.batches} | {t.seconds:.2f} |"
+        for t in final.tables
+    )
+    return Output(
+        job,
+        output_name="code",
+        metadata={
+            "rows": final.code_rows,
+            "names_resolved": final.names_resolved,
+            "rows_deleted": sum(t.rows_deleted for t in final.tables),
+            "rows_inserted": sum(t.rows_inserted for t in final.tables),
+            "summary": MetadataValue.md(
+                f"Extract {job['extract_number']}\n\n| table | deleted | inserted | current | batches | seconds |\n"
+                "|---|---:|---:|---:|---:|---:|\n" + rows
+            ),
+        },
+    )
+
+
+ASSETS = [kbo_extract, kbo_staging, applied_tables, kbo_finalize]

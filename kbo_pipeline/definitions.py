@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor, job
 
 from .assets import ASSETS, GROUP
+from .checks import CHECKS
 from .ops import kbo_fetch_extract, kbo_rollback_extract
 from .resources import default_resources
 from .sensors import build_extract_sensor, build_portal_sensor
@@ -35,6 +36,7 @@ kbo_portal_sensor = build_portal_sensor(kbo_fetch)
 
 defs = Definitions(
     assets=ASSETS,
+    asset_checks=CHECKS,
     jobs=[kbo_import_job, kbo_rollback, kbo_fetch],
     sensors=[kbo_extract_sensor, kbo_portal_sensor],
     resources=default_resources(),

@@ -78,45 +78,62 @@ def replace_code(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
     ).fetchone()[0]
 
 
-def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult:
+def _refuse_unfinished(conn: duckdb.DuckDBPyConnection, job_id: int, doing: str) -> None:
+    unfinished = conn.execute(
+        "SELECT table_name || ' ' || operation || ' batch ' || batch_number || ' (' || status || ')' "
+        "FROM import_job_batches WHERE job_id = $job_id AND status <> 'completed' "
+        "ORDER BY table_name, operation, batch_number",
+        {"job_id": job_id},
+    ).fetchall()
+    if unfinished:
+        listed = ", ".join(u[0] for u in unfinished[:10])
+        raise UnfinishedBatches(f"import job {job_id} cannot {doing}: {len(unfinished)} batch(es) not completed: {listed}")
+
+
+def _job_status(conn: duckdb.DuckDBPyConnection, job_id: int) -> tuple[str, int, int | None]:
+    row = conn.execute(
+        "SELECT status, extract_number, names_resolved FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no import job {job_id}")
+    return row
+
+
+def resolve_names(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
+    """Once every batch is applied: recompute the primary names of the enterprises the extract touched
+    (its enterprise rows or denominations). Idempotent; the count is kept on the job."""
     with transaction(conn):
-        status = conn.execute("SELECT status FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}).fetchone()
-        if status is None:
-            raise LookupError(f"no import job {job_id}")
-        if status[0] == "completed":
-            names, code_rows = conn.execute(
-                "SELECT names_resolved, (SELECT count(*) FROM code) FROM import_jobs WHERE job_id = $job_id",
-                {"job_id": job_id},
-            ).fetchone()
-            return FinalizeResult(job_id, "already_completed", int(names or 0), int(code_rows), table_summaries(conn, job_id))
-        unfinished = conn.execute(
-            "SELECT table_name || ' ' || operation || ' batch ' || batch_number || ' (' || status || ')' "
-            "FROM import_job_batches WHERE job_id = $job_id AND status <> 'completed' "
-            "ORDER BY table_name, operation, batch_number",
-            {"job_id": job_id},
-        ).fetchall()
-        if unfinished:
-            listed = ", ".join(u[0] for u in unfinished[:10])
-            raise UnfinishedBatches(
-                f"import job {job_id} cannot finalize: {len(unfinished)} batch(es) not completed: {listed}"
-            )
-        code_rows = replace_code(conn, job_id)
-        extract_number = conn.execute(
-            "SELECT extract_number FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}
-        ).fetchone()[0]
+        status, extract_number, names = _job_status(conn, job_id)
+        if status == "completed":
+            return int(names or 0)
+        _refuse_unfinished(conn, job_id, "resolve primary names")
         mark_touched(conn, extract_number)
         names = resolve_touched(conn)
+        conn.execute("UPDATE import_jobs SET names_resolved = $names WHERE job_id = $job_id", {"job_id": job_id, "names": names})
+    return names
+
+
+def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult:
+    """Refuse while a batch is unfinished; then replace `code`, mark the job completed with its counts
+    and drop its staging rows, in one transaction. Primary names are resolved first if they were not."""
+    if _job_status(conn, job_id)[2] is None and _job_status(conn, job_id)[0] != "completed":
+        resolve_names(conn, job_id)
+    with transaction(conn):
+        status, _, names = _job_status(conn, job_id)
+        if status == "completed":
+            code_rows = conn.execute("SELECT count(*) FROM code").fetchone()[0]
+            return FinalizeResult(job_id, "already_completed", int(names or 0), int(code_rows), table_summaries(conn, job_id))
+        _refuse_unfinished(conn, job_id, "finalize")
+        code_rows = replace_code(conn, job_id)
         tables = table_summaries(conn, job_id)
         conn.execute(
             "UPDATE import_jobs SET status = 'completed', completed_at = current_timestamp, "
-            "rows_deleted = $deleted, rows_inserted = $inserted, names_resolved = $names, error_message = NULL "
-            "WHERE job_id = $job_id",
+            "rows_deleted = $deleted, rows_inserted = $inserted, error_message = NULL WHERE job_id = $job_id",
             {
                 "job_id": job_id,
                 "deleted": sum(t.rows_deleted for t in tables),
                 "inserted": sum(t.rows_inserted for t in tables),
-                "names": names,
             },
         )
         drop_job_staging(conn, job_id)
-    return FinalizeResult(job_id, "completed", int(names), int(code_rows), tables)
+    return FinalizeResult(job_id, "completed", int(names or 0), int(code_rows), tables)

@@ -1,20 +1,18 @@
 """The ops: inside the applied-tables asset (plan, one DynamicOutput per batch; apply one batch;
-apply the batches a stopped run never started; finalize), and those of the rollback and fetch jobs.
-Each is a thin wrapper over the core functions."""
+complete the batches and resolve names), and those of the rollback and fetch jobs. Each is a thin
+wrapper over the core functions."""
 
 from pathlib import Path
 
 from dagster import Config, DynamicOut, DynamicOutput, MetadataValue, OpExecutionContext, Out, Output, op
 
 from .batches import Batch, apply_batch, plan_batches
+from .finalize import resolve_names, table_summaries
 from .entities import TABLES
-from .importer import finish
 from .resources import KboDatabase, KboPaths
 from .portal import PortalClient, portal_settings
 from .rollback import rollback_extract
 from .step_errors import TRANSIENT_RETRIES, failing_clearly
-
-APPLIED = TABLES + ("code",)
 
 
 @op(out={"batches": DynamicOut(Batch), "job": Out(dict)}, retry_policy=TRANSIENT_RETRIES)
@@ -45,41 +43,33 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     return {"mapping_key": batch.mapping_key, "status": result.status, "rows_affected": result.rows_affected}
 
 
-@op(retry_policy=TRANSIENT_RETRIES)
-def kbo_apply_unstarted(context: OpExecutionContext, job: dict, results: list, kbo_db: KboDatabase) -> dict:
-    """Apply the batches that no step ran. After a run was terminated, Dagster's re-execution from
-    failure re-runs the interrupted step but not the mapped steps that never started; this picks them
-    up (each still its own transaction). In an uninterrupted run there are none."""
+@op(out={table: Out(dict) for table in TABLES}, retry_policy=TRANSIENT_RETRIES)
+def kbo_complete_batches(context: OpExecutionContext, job: dict, results: list, kbo_db: KboDatabase):
+    """After the batch steps: apply any batch no step ran, refuse while a batch is failed, resolve the
+    primary names, and report each applied table (its asset materialization and its checks).
+
+    After a run was terminated, Dagster's re-execution from failure re-runs the interrupted step but
+    not the mapped steps that never started; this picks those up, each still its own transaction."""
+    extract = job["extract"]
+    value = {"job_id": job["job_id"], "action": job["action"], "extract_number": extract.number, "sha256": extract.sha256}
     if job["action"] == "already_applied":
-        return job
+        context.log.info(f"extract {job['extract'].number} is already applied: nothing changed")
+        for table in TABLES:
+            yield Output(value, output_name=table, metadata={"changed": False})
+        return
     with failing_clearly(), kbo_db.get_connection() as conn:
         unstarted = plan_batches(conn, job["job_id"], statuses=("pending", "processing"))
         for batch in unstarted:
             result = apply_batch(conn, batch)
             context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
-    if unstarted:
-        context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
-    return job
-
-
-@op(out={name: Out(dict) for name in APPLIED}, retry_policy=TRANSIENT_RETRIES)
-def kbo_finalize(context: OpExecutionContext, job: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
-    """Refuse while a batch is unfinished; replace code, resolve primary names, complete the job."""
-    extract = job["extract"]
-    if job["action"] == "already_applied":
-        context.log.info(f"extract {extract.number} is already applied: nothing changed")
-        for name in APPLIED:
-            yield Output({"extract_number": extract.number, "changed": False}, output_name=name, metadata={"changed": False})
-        return
-    with failing_clearly(), kbo_db.get_connection() as conn:
-        final = finish(conn, job["job_id"], extract.sha256, kbo_paths.work_dir)
-    context.log.info(
-        f"extract {extract.number} completed: {final.names_resolved} primary names resolved, "
-        f"{final.code_rows} code rows"
-    )
-    for summary in final.tables:
+        if unstarted:
+            context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
+        names = resolve_names(conn, job["job_id"])
+        summaries = table_summaries(conn, job["job_id"])
+    context.log.info(f"extract {job['extract'].number}: all batches applied, {names} primary names resolved")
+    for summary in summaries:
         yield Output(
-            {"extract_number": extract.number, "changed": True},
+            value,
             output_name=summary.table,
             metadata={
                 "rows_deleted": summary.rows_deleted,
@@ -87,12 +77,9 @@ def kbo_finalize(context: OpExecutionContext, job: dict, kbo_db: KboDatabase, kb
                 "current_rows": summary.current_rows,
                 "batches": summary.batches,
                 "seconds": MetadataValue.float(round(summary.seconds, 3)),
-                **({"names_resolved": final.names_resolved} if summary.table == "enterprise" else {}),
+                **({"names_resolved": names} if summary.table == "enterprise" else {}),
             },
         )
-    yield Output(
-        {"extract_number": extract.number, "changed": True}, output_name="code", metadata={"rows": final.code_rows}
-    )
 
 
 class RollbackConfig(Config):

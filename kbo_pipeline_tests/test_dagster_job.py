@@ -34,8 +34,11 @@ def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
             metadata = materialized(result)
         assert "applied_tables.kbo_apply_batch[activity_insert_0001]" in steps
         assert "applied_tables.kbo_apply_batch[enterprise_delete_0001]" in steps
-        assert {"kbo_extract", "applied_tables.kbo_plan_batches", "applied_tables.kbo_finalize"} <= steps
+        assert {"kbo_extract", "applied_tables.kbo_plan_batches", "applied_tables.kbo_complete_batches", "kbo_finalize"} <= steps
         assert set(metadata) == {"kbo_extract", "code", *TABLES, *(f"staging_{t}" for t in TABLES)}
+        checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+        assert len(checks) == 16 and all(c.passed or c.severity.value == "WARN" for c in checks)
+        assert {c.check_name for c in checks if c.passed} >= {"one_current_row_per_key", "rows_applied_equal_rows_staged", "has_a_primary_name"}
         assert metadata["activity"]["rows_inserted"].value == 425
         assert metadata["enterprise"]["current_rows"].value == 28
         assert metadata["staging_enterprise"]["delete_rows"].value == 162
