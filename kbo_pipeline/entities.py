@@ -49,9 +49,18 @@ class Entity:
         return f"{self.table}.csv"
 
     @property
+    def references(self) -> tuple[str, ...]:
+        """Columns that hold an enterprise or establishment number (or the branch's own id)."""
+        named = tuple(c.name for c in self.columns if c.name in ENTITY_NUMBER_COLUMNS)
+        return named if self.key in named else (self.key, *named)
+
+    @property
     def table_columns(self) -> tuple[Column, ...]:
         """Columns of the entity table, in contract order (history columns excluded)."""
         return self.columns + self.finalized
+
+
+ENTITY_NUMBER_COLUMNS = ("entity_number", "establishment_number", "enterprise_number")
 
 
 def _text(name: str, csv: str) -> Column:

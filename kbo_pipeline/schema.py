@@ -41,3 +41,6 @@ def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     for entity in ENTITIES:
         conn.execute(render("entity_table.sql", entity, columns=_column_definitions(entity.table_columns)))
         conn.execute(render("staging_table.sql", entity, columns=_column_definitions(entity.columns)))
+        conn.execute(render("history_views.sql", entity))
+    parts = [render("entity_history_part.sql", e, references=", ".join(e.references)) for e in ENTITIES]
+    conn.execute(render("entity_history.sql", selects="UNION ALL\n".join(parts)))

@@ -110,3 +110,29 @@ def test_the_definitions_validate(dagster_home):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "All code locations passed validation" in completed.stderr + completed.stdout
+
+
+def test_a_failing_blocking_check_stops_the_run_before_finalize(dagster_home, tmp_path):
+    """An extract that inserts the same enterprise twice: two current rows for one key."""
+    import zipfile
+
+    bad = tmp_path / "in" / EXTRACT_147.name
+    bad.parent.mkdir()
+    with zipfile.ZipFile(EXTRACT_147) as src, zipfile.ZipFile(bad, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "enterprise_insert.csv":
+                data += data.splitlines(keepends=True)[1]
+            dst.writestr(name, data)
+    database = str(tmp_path / "kbo.duckdb")
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, bad, database, work_dir=tmp_path / "work") as result:
+            assert not result.success
+            failed_checks = [
+                e.event_specific_data for e in result.all_events
+                if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+            ]
+            assert "kbo_finalize" not in [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert any(c.check_name == "one_current_row_per_key" and c.asset_key.to_user_string() == "enterprise" for c in failed_checks)
+    with connect(database) as conn:
+        assert conn.execute("SELECT status FROM import_jobs").fetchone()[0] == "processing"

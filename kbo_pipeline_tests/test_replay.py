@@ -42,3 +42,37 @@ def test_the_samples_exercise_every_kind_of_change(db, work_dir, samples):
     # Names with commas, quotes and apostrophes survive as text; an injection attempt is only a name.
     assert db.execute("SELECT count(*) FROM denomination WHERE denomination LIKE '%DROP TABLE enterprise%'").fetchone()[0] > 0
     assert db.execute("SELECT count(*) FROM denomination WHERE denomination LIKE '%\"Le Coq\"%'").fetchone()[0] > 0
+
+
+def test_history_views_and_macros(db, work_dir, samples):
+    from .replay import HISTORY
+    from kbo_pipeline.entities import ENTITY_BY_TABLE
+
+    replay = Replay()
+    for path in samples[:4]:
+        import_extract(db, path, work_dir)
+        replay.apply(path)
+    for table in TABLES:
+        columns = ", ".join([c.name for c in ENTITY_BY_TABLE[table].table_columns] + list(HISTORY))
+        assert sorted(db.execute(f"SELECT {columns} FROM current_{table}").fetchall(), key=repr) == replay.rows(table, current_only=True)
+        for k in (140, 142, 143):
+            as_of = sorted(db.execute(f"SELECT {columns} FROM {table}_as_of($k)", {"k": k}).fetchall(), key=repr)
+            assert as_of == replay.rows(table, as_of=k), (table, k)
+    # An enterprise whose name changed: its history lists both denominations, with when.
+    number = db.execute(
+        "SELECT entity_number FROM denomination WHERE _deleted_at_extract IS NOT NULL AND entity_number IN "
+        "(SELECT entity_number FROM enterprise) LIMIT 1"
+    ).fetchone()[0]
+    history = db.execute("SELECT table_name, added_in, removed_in FROM entity_history($n)", {"n": number}).fetchall()
+    expected = db.execute(
+        "SELECT 'denomination', _extract_number, _deleted_at_extract FROM denomination WHERE entity_number = $n "
+        "UNION ALL SELECT 'enterprise', _extract_number, _deleted_at_extract FROM enterprise WHERE entity_number = $n "
+        "UNION ALL SELECT 'establishment', _extract_number, _deleted_at_extract FROM establishment WHERE enterprise_number = $n "
+        "UNION ALL SELECT 'branch', _extract_number, _deleted_at_extract FROM branch WHERE enterprise_number = $n "
+        "UNION ALL SELECT t, _extract_number, _deleted_at_extract FROM (SELECT 'address' AS t, * FROM address UNION ALL BY NAME "
+        "SELECT 'contact' AS t, * FROM contact UNION ALL BY NAME SELECT 'activity' AS t, * FROM activity) WHERE entity_number = $n",
+        {"n": number},
+    ).fetchall()
+    assert sorted(history, key=repr) == sorted(expected, key=repr)
+    assert any(t == "denomination" and removed is not None for t, _, removed in history)
+    assert [added for _, added, _ in history] == sorted(added for _, added, _ in history)
