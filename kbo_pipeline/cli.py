@@ -1,9 +1,11 @@
 """`kbo`: import extracts through the Dagster job, show the ledger, write sample extracts, open the UI."""
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -11,7 +13,7 @@ import duckdb
 from . import settings
 from .database import connect
 from .extract import ExtractError, read_extract
-from .status import job_report, jobs_table
+from .status import job_report, jobs_table, read_with_retries
 
 
 def _database_arg(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +51,7 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
     from dagster import DagsterInstance
     from dagster._core.errors import DagsterError
 
-    from .runs import launch_import, step_errors
+    from .runs import ProgressBar, launch_import, step_errors
 
     instance = DagsterInstance.get()
     for zip_path in zip_paths:
@@ -57,9 +59,13 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
         if skip:
             print(f"{zip_path.name}: skipped, {skip}")
             continue
-        print(f"{zip_path.name}: importing into {database}")
+        print(f"{zip_path.name}: importing into {database}", flush=True)
+        # On a terminal: a progress bar, and only warnings from the run's log. Otherwise: its log lines.
+        terminal = sys.stdout.isatty()
+        level = os.environ.get("KBO_LOG_LEVEL", "WARNING" if terminal else "INFO")
+        progress = ProgressBar(database, zip_path, sys.stdout) if terminal else contextlib.nullcontext()
         try:
-            with launch_import(instance, zip_path, database, batch_sizes=batch_sizes) as result:
+            with progress, launch_import(instance, zip_path, database, batch_sizes=batch_sizes, log_level=level) as result:
                 success, run_id, errors = result.success, result.run_id, step_errors(result)
         except DagsterError as exc:  # the run could not start, e.g. another import holds the database
             print(f"{zip_path.name}: FAILED: {root_cause(exc)}", file=sys.stderr)
@@ -71,6 +77,36 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
             return 1
         print(f"{zip_path.name}: done (run {run_id})")
     return 0
+
+
+def run_status(database: str, job_id: int | None, watch: bool) -> int:
+    if not database.startswith("md:") and not Path(database).exists():
+        print(f"{database}: no database yet")
+        return 1
+
+    def report(conn):
+        state = conn.execute(
+            "SELECT status FROM import_jobs WHERE job_id = coalesce($j, (SELECT max(job_id) FROM import_jobs))", {"j": job_id}
+        ).fetchone()
+        return jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[0] if state else None
+
+    busy = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    try:
+        text, state = read_with_retries(database, report, on_busy=busy)
+        if not watch:
+            print(text)
+            return 0
+        while True:
+            print("\033[2J\033[H" + text, flush=True)
+            if state not in ("staging", "processing"):
+                return 0
+            time.sleep(2)
+            text, state = read_with_retries(database, report, on_busy=busy)
+    except duckdb.IOException as exc:
+        print(f"{database} stayed busy: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
 
 
 def run_fetch(database: str, landing: Path) -> int:
@@ -133,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("status", help="the import jobs and, for the latest (or --job), per-table batch progress")
     _database_arg(p)
     p.add_argument("--job", type=int, default=None, help="job id (default: the latest)")
+    p.add_argument("--watch", action="store_true", help="redraw every 2 s while the job runs (Ctrl-C to stop)")
 
     p = commands.add_parser("rollback", help="undo extract N (the latest applied, or an unfinished one)")
     _database_arg(p)
@@ -165,18 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rollback":
         return run_rollback(database, args.extract_number)
     if args.command == "status":
-        if not database.startswith("md:") and not Path(database).exists():
-            print(f"{database}: no database yet")
-            return 1
-        try:
-            with connect(database, read_only=not database.startswith("md:")) as conn:
-                print(jobs_table(conn))
-                print()
-                print(job_report(conn, args.job))
-        except duckdb.IOException as exc:
-            print(f"{database} is busy ({exc}); try again in a moment", file=sys.stderr)
-            return 2
-        return 0
+        return run_status(database, args.job, args.watch)
     if args.command == "sample":
         from .sample import write_samples
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor, job
+import warnings
+
+from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job, in_process_executor, job
 
 from .assets import ASSETS, GROUP
 from .checks import CHECKS
@@ -31,6 +33,8 @@ def kbo_fetch():
     kbo_fetch_extract()
 
 
+# Dagster 1.13's own sensor machinery warns about a beta parameter we do not use, on every load.
+warnings.filterwarnings("ignore", message="Parameter `owners`", category=BetaWarning)
 kbo_extract_sensor = build_extract_sensor(kbo_import_job)
 kbo_portal_sensor = build_portal_sensor(kbo_fetch)
 

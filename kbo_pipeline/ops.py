@@ -12,6 +12,7 @@ from .entities import TABLES
 from .resources import KboDatabase, KboPaths
 from .portal import PortalClient, portal_settings
 from .rollback import rollback_extract
+from .status import job_progress
 from .step_errors import TRANSIENT_RETRIES, failing_clearly
 
 
@@ -34,11 +35,12 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     """Apply one batch in one transaction with its ledger row; a completed batch is skipped."""
     with failing_clearly(), kbo_db.get_connection() as conn:
         result = apply_batch(conn, batch)
+        progress = job_progress(conn, batch.job_id)
+    done = "retired" if batch.operation == "delete" else "inserted"
     context.log.info(
         f"{batch.table} {batch.operation} batch {batch.batch_number}/{batch.batches_in_part}: "
-        f"{batch.records_count} rows staged, {result.rows_affected} rows "
-        f"{'retired' if batch.operation == 'delete' else 'inserted'} "
-        f"in {result.seconds:.2f} s ({result.status})"
+        f"{batch.records_count} rows, {result.rows_affected} {done} in {result.seconds:.2f} s"
+        f"{' (already done)' if result.status == 'skipped' else ''} | overall {progress.describe()}"
     )
     return {"mapping_key": batch.mapping_key, "status": result.status, "rows_affected": result.rows_affected}
 

@@ -8,11 +8,15 @@ from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstruc
 
 from . import settings
 from .definitions import get_import_job, get_rollback_job
-from .extract import partition_key_for
+from .extract import parse_file_name, partition_key_for
 
 
 def import_run_config(
-    zip_path: Path, database: str, work_dir: str | None = None, batch_sizes: dict[str, int] | None = None
+    zip_path: Path,
+    database: str,
+    work_dir: str | None = None,
+    batch_sizes: dict[str, int] | None = None,
+    log_level: str | None = None,
 ) -> dict:
     config = {
         "ops": {
@@ -20,7 +24,7 @@ def import_run_config(
             "kbo_staging": {"config": {"batch_sizes": batch_sizes or {}}},
         },
         "resources": {"kbo_db": {"config": {"database": database}}},
-        "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
+        "loggers": {"console": {"config": {"log_level": log_level or os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
     }
     if work_dir is not None:
         config["resources"]["kbo_paths"] = {
@@ -35,6 +39,7 @@ def launch_import(
     database: str,
     work_dir: str | None = None,
     batch_sizes: dict[str, int] | None = None,
+    log_level: str | None = None,
 ) -> JobExecutionResult:
     """Run the import of one ZIP to the end in this process; the caller closes the result."""
     zip_path = Path(zip_path).resolve()
@@ -43,7 +48,7 @@ def launch_import(
     return execute_job(
         reconstructable(get_import_job),
         instance=instance,
-        run_config=import_run_config(zip_path, database, work_dir, batch_sizes),
+        run_config=import_run_config(zip_path, database, work_dir, batch_sizes, log_level),
         tags={"dagster/partition": key, "kbo/source": "cli"},
         raise_on_error=False,
     )
@@ -76,3 +81,50 @@ def launch_rollback(instance: DagsterInstance, extract_number: int, database: st
         tags={"kbo/source": "cli", "kbo/rollback": str(extract_number)},
         raise_on_error=False,
     )
+
+
+class ProgressBar:
+    """A progress bar on the terminal while `kbo import` runs: polls the ledger from a thread, on a
+    connection of this same process (the run's steps share its DuckDB instance, so no lock is in the way)."""
+
+    def __init__(self, database: str, zip_path: Path, stream):
+        import threading
+
+        self.database, self.stream = database, stream
+        self.name = Path(zip_path).name
+        self.number = parse_file_name(self.name)[0]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self) -> None:
+        import duckdb
+
+        from .database import connect
+        from .status import bar, job_progress
+
+        try:
+            with connect(self.database, settings.duckdb_config()) as conn:
+                job = conn.execute("SELECT job_id FROM import_jobs WHERE extract_number = $n", {"n": self.number}).fetchone()
+                if job is None:
+                    return
+                progress = job_progress(conn, job[0])
+        except duckdb.Error:
+            return  # not created yet, or busy: the next poll will do
+        text = progress.describe() if progress.total else "validating and staging"
+        self.stream.write(f"\r{self.name}  {bar(progress.done, progress.total, 30)}  {text}\033[K")
+        self.stream.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._draw()
+        self._draw()
