@@ -2,6 +2,8 @@
 applied entity tables (+ code). Materializing a partition applies that extract."""
 
 
+from pathlib import Path
+
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -18,7 +20,7 @@ from dagster import (
 from pydantic import Field
 
 from .entities import TABLES
-from .extract import Extract, partition_key_for
+from .extract import Extract, count_lines, member_path, partition_key_for, unpack
 from .importer import finish, prepare, stage
 from .ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from .resources import KboDatabase, KboPaths
@@ -51,12 +53,18 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
     with failing_clearly(), kbo_db.get_connection() as conn:
         extract, start = prepare(conn, path, context.run.run_id)
+        rows = {}
+        if start.needs_work:
+            folder = unpack(extract, Path(kbo_paths.work_dir))
+            rows = {m.name: count_lines(member_path(folder, m)) for m in extract.members}
     for warning in extract.warnings:
         context.log.warning(warning)
     context.log.info(start.message)
     members = "\n".join(
-        f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} |" for m in extract.members
+        f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} | {rows.get(m.name, '')} |" for m in extract.members
     )
+    row_counts = {f"rows_{m.entity.table}_{m.operation}" if m.operation != "code" else "rows_code": rows[m.name]
+                  for m in extract.members if m.name in rows}
     return Output(
         {"extract": extract, "job_id": start.job_id, "action": start.action},
         metadata={
@@ -68,7 +76,9 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
             "zip_bytes": extract.path.stat().st_size,
             "csv_bytes": sum(m.uncompressed_bytes for m in extract.members),
             "sha256": extract.sha256,
-            "members": MetadataValue.md("| member | compressed | uncompressed |\n|---|---:|---:|\n" + members),
+            "rows": sum(v for k, v in row_counts.items() if k != "rows_code"),
+            **row_counts,
+            "members": MetadataValue.md("| member | compressed bytes | bytes | rows |\n|---|---:|---:|---:|\n" + members),
         },
     )
 

@@ -265,5 +265,16 @@ def member_path(folder: Path, member: Member) -> Path:
     return folder / PurePosixPath(member.name.replace("\\", "/")).name.lower()
 
 
+def count_lines(path: Path) -> int:
+    """Data rows of an unpacked CSV: its lines less the header (a quoted newline would count twice;
+    the exact counts come from DuckDB when the rows are staged)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(lines + (last != b"\n") - 1, 0)
+
+
 def remove_unpacked(extract_sha256: str, work_dir: Path) -> None:
     shutil.rmtree(Path(work_dir) / extract_sha256[:16], ignore_errors=True)
