@@ -112,7 +112,10 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
 
 
 @graph_multi_asset(
-    outs={table: AssetOut() for table in TABLES},
+    outs={
+        table: AssetOut(description=f"The {table} table, history kept: each extract's deletes and inserts applied in batches.")
+        for table in TABLES
+    },
     ins={f"staging_{t}": AssetIn() for t in TABLES},
     partitions_def=extract_partitions,
     group_name=GROUP,

@@ -51,8 +51,10 @@ def duckdb_config() -> dict[str, str]:
 
 
 INSTANCE_YAML = """\
-# Written by kbo on first use. These machines have no network: no telemetry.
+# Written by kbo on first use. No telemetry, and no sign-up dialog in the UI.
 telemetry:
+  enabled: false
+nux:
   enabled: false
 """
 
