@@ -23,3 +23,28 @@ def staged_batches(conn, path, work_dir, sizes=None):
     extract, start = prepare(conn, path)
     stage(conn, extract, start.job_id, work_dir, sizes)
     return start.job_id, plan_batches(conn, start.job_id)
+
+
+class DatabaseHeld:
+    """Another process holding the DuckDB file (its write lock) for `seconds`, as a running import does."""
+
+    def __init__(self, database, seconds: float):
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+             "time.sleep(float(sys.argv[2]))", str(database), str(seconds)],
+            stdout=subprocess.PIPE, text=True,
+        )
+
+    def __enter__(self):
+        assert self.process.stdout.readline().strip() == "held"
+        return self
+
+    def wait(self):
+        self.process.wait(timeout=60)
+
+    def __exit__(self, *exc):
+        self.process.kill()
+        self.process.wait()

@@ -15,7 +15,7 @@ from kbo_pipeline.rollback import RollbackError, rollback_extract
 from kbo_pipeline.runs import launch_import, launch_rollback
 from kbo_pipeline.status import job_report
 
-from .checks import table_checksums
+from .checks import DatabaseHeld, table_checksums
 from .replay import assert_equals_replay
 
 SIZES = {t: 3 for t in TABLES}
@@ -92,18 +92,11 @@ def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path):
     database = str(tmp_path / "kbo.duckdb")
     with connect(database) as conn:
         conn.execute("SELECT 1")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3)", database],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert holder.stdout.readline().strip() == "held"
-    try:
-        with DagsterInstance.get() as instance:
-            with launch_import(instance, EXTRACT_147, database, tmp_path / "work") as result:
-                assert result.success
-                assert "kbo_extract" in steps(result, "STEP_UP_FOR_RETRY")
-    finally:
-        holder.wait(timeout=30)
+    with DatabaseHeld(database, 3) as holder, DagsterInstance.get() as instance:
+        with launch_import(instance, EXTRACT_147, database, tmp_path / "work") as result:
+            assert result.success
+            assert "kbo_extract" in steps(result, "STEP_UP_FOR_RETRY")
+        holder.wait()
     with connect(database) as conn:
         assert conn.execute("SELECT status FROM import_jobs").fetchone()[0] == "completed"
 

@@ -11,6 +11,7 @@ from dagster import DagsterInstance
 
 from kbo_pipeline.runs import launch_import
 
+from .checks import DatabaseHeld
 from .conftest import EXTRACT_147
 
 KBO = [sys.executable, "-m", "kbo_pipeline.cli"]
@@ -33,14 +34,10 @@ def test_status_waits_while_an_import_step_holds_the_database(tmp_path, samples)
     database = tmp_path / "kbo.duckdb"
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
     assert subprocess.run([*KBO, "import", "--database", str(database), str(EXTRACT_147)], env=env, capture_output=True).returncode == 0
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3)", str(database)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert holder.stdout.readline().strip() == "held"
-    started = time.monotonic()
-    status = subprocess.run([*KBO, "status", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120)
-    holder.wait()
+    with DatabaseHeld(database, 3) as holder:
+        started = time.monotonic()
+        status = subprocess.run([*KBO, "status", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120)
+        holder.wait()
     assert status.returncode == 0, status.stderr
     assert "the database is busy (an import step is writing it): retrying" in status.stderr
     assert "Extract 147 (update" in status.stdout and "activity" in status.stdout

@@ -1,8 +1,6 @@
 """The landing-folder sensor, driven tick by tick through evaluate_tick on a real instance."""
 
 import shutil
-import subprocess
-import sys
 import zipfile
 
 import pytest
@@ -15,6 +13,7 @@ from kbo_pipeline.import_lock import ImportLock, ImportLocked
 from kbo_pipeline.ledger_state import state_path
 from kbo_pipeline.runs import launch_import
 
+from .checks import DatabaseHeld
 from .replay import assert_equals_replay
 
 
@@ -147,19 +146,11 @@ def test_a_tick_does_not_need_the_database_while_a_run_holds_it(env, samples):
     assert run(instance, landing, database, ticker.settle().run_requests[0])
     assert state_path(database).exists()
     shutil.copy(samples[1], landing)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(20)", database],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with DatabaseHeld(database, 20):
         assert ticker.settle().run_requests[0].partition_key == samples[1].stem
         state_path(database).unlink()  # without the state file the tick says why it waits
         data = ticker.tick()
         assert not data.run_requests and "is busy" in data.skip_message
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_second_import_waits_for_the_first_and_then_refuses_clearly(env, samples, tmp_path):
