@@ -41,8 +41,12 @@ class StagingConfig(Config):
     batch_sizes: dict[str, int] = Field(
         default_factory=dict,
         description="Rows per batch, keyed <table> or <table>_<operation> (e.g. activity: 500, "
-        "activity_delete: 1000); unset keys use the defaults for the extract's type.",
+        "activity_delete: 1000); unset keys use the defaults for the extract's type, tuned.",
     )
+    tune_batch_sizes: bool = Field(
+        default=True, description="Tune the sizes not set here from the durations of recent batches."
+    )
+    target_batch_seconds: float = Field(default=2.0, description="The duration a tuned batch aims at.")
 
 
 @asset(partitions_def=extract_partitions, group_name=GROUP, retry_policy=TRANSIENT_RETRIES)
@@ -94,7 +98,8 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
     parts = []
     if kbo_extract["action"] != "already_applied":
         with failing_clearly(), kbo_db.get_connection() as conn:
-            parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes)
+            parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes,
+                          config.tune_batch_sizes, config.target_batch_seconds)
     by_part = {(p.table, p.operation): p for p in parts}
     for table in TABLES:
         deletes, inserts = by_part.get((table, "delete")), by_part.get((table, "insert"))
@@ -107,6 +112,10 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
                 "batches": sum(p.batches for p in (deletes, inserts) if p),
                 "delete_batch_size": deletes.batch_size if deletes else 0,
                 "insert_batch_size": inserts.batch_size if inserts else 0,
+                "batch_sizes_why": MetadataValue.md(
+                    "\n".join(f"- {p.operation}: {p.batch_size:,} rows per batch ({p.reason})" for p in (deletes, inserts) if p)
+                    or "nothing staged"
+                ),
             },
         )
 

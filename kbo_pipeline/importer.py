@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from .batch_planner import TARGET_SECONDS, SizeChoice, tuned_sizes
 from .batches import BatchResult, apply_batch, plan_batches
 from .entities import FULL_BATCH_SIZES, OPERATIONS, TABLES, UPDATE_BATCH_SIZES
 from .extract import Extract, ExtractError, parse_file_name, read_extract, remove_unpacked, unpack
@@ -62,15 +63,22 @@ def stage(
     job_id: int,
     work_dir: str | Path,
     size_overrides: dict[str, int] | None = None,
+    tune: bool = True,
+    target_seconds: float = TARGET_SECONDS,
 ) -> list[StagedPart]:
-    """Stage the job's rows, unless an earlier attempt already did (a resumed import)."""
+    """Stage the job's rows, unless an earlier attempt already did (a resumed import). Batch sizes
+    are the configured ones, tuned from recorded batch durations unless `tune` is off."""
     if is_staged(conn, job_id):
         return staged_parts(conn, job_id)
     try:
         sizes = batch_sizes(extract.extract_type, size_overrides)
         explicit = frozenset(part for part in sizes if overridden(part, size_overrides))
+        if tune:
+            choices = tuned_sizes(conn, extract.extract_type, sizes, explicit, target_seconds)
+        else:
+            choices = {p: SizeChoice(size, "set in config" if p in explicit else "default") for p, size in sizes.items()}
         folder = unpack(extract, Path(work_dir))
-        return stage_extract(conn, job_id, extract, folder, sizes, explicit)
+        return stage_extract(conn, job_id, extract, folder, choices, explicit)
     except ExtractError as exc:
         record_failure(conn, str(exc), job_id=job_id)
         raise

@@ -22,6 +22,7 @@ class StagedPart:
     operation: str
     rows: int
     batch_size: int
+    reason: str = ""  # why this batch size
 
     @property
     def batches(self) -> int:
@@ -103,18 +104,22 @@ def plan_batch_sizes(
     return {part: max(rows, 1) if small and part not in explicit else sizes[part] for part, rows in counts.items()}
 
 
+SMALL_REASON = f"one batch: the extract has fewer than {SINGLE_BATCH_THRESHOLD:,} rows in all"
+
+
 def stage_extract(
     conn: duckdb.DuckDBPyConnection,
     job_id: int,
     extract: Extract,
     folder: Path,
-    sizes: dict[tuple[str, str], int],
+    choices: dict,
     explicit: frozenset = frozenset(),
 ) -> list[StagedPart]:
-    """Stage every member of an unpacked extract for job_id; mark the job processing."""
+    """Stage every member of an unpacked extract for job_id; mark the job processing. `choices` maps
+    (table, operation) to a batch_planner.SizeChoice."""
     entity_members = [m for m in extract.members if m.entity in ENTITIES]
     counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
-    batch_sizes = plan_batch_sizes(counts, sizes, explicit)
+    batch_sizes = plan_batch_sizes(counts, {p: c.size for p, c in choices.items()}, explicit)
     parts = []
     with transaction(conn):
         for member in entity_members:
@@ -128,7 +133,8 @@ def stage_extract(
                 render("stage_batches.sql", member.entity),
                 {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table},
             )
-            parts.append(StagedPart(member.entity.table, member.operation, counts[part], batch_sizes[part]))
+            reason = choices[part].reason if batch_sizes[part] == choices[part].size else SMALL_REASON
+            parts.append(StagedPart(member.entity.table, member.operation, counts[part], batch_sizes[part], reason))
         code = extract.member(CODE, "code")
         code_columns = ", ".join(f'"{c.csv}"' for c in CODE.columns)
         try:

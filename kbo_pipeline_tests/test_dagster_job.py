@@ -42,6 +42,9 @@ def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
         assert metadata["activity"]["rows_inserted"].value == 425
         assert metadata["enterprise"]["current_rows"].value == 28
         assert metadata["staging_enterprise"]["delete_rows"].value == 162
+        assert "insert: 425 rows per batch (one batch: the extract has fewer than 5,000 rows in all)" in (
+            metadata["staging_activity"]["batch_sizes_why"].value
+        )
         assert metadata["code"]["rows"].value == 21500
         assert metadata["kbo_extract"]["extract_number"].value == 147
         assert metadata["kbo_extract"]["rows_activity_insert"].value == 425

@@ -1,0 +1,44 @@
+"""Batch sizes tuned from the recorded durations of earlier batches."""
+
+from kbo_pipeline.batch_planner import BOUND, tuned_sizes
+from kbo_pipeline.importer import batch_sizes
+from kbo_pipeline.schema import create_schema
+
+
+def record_batches(db, table, operation, rows, seconds, count=5, extract_type="update"):
+    db.execute("INSERT INTO import_jobs (job_id, extract_number, extract_type, file_name, status) "
+               "VALUES (1, 1, $t, 'x.zip', 'completed') ON CONFLICT DO NOTHING", {"t": extract_type})
+    for n in range(count):
+        db.execute(
+            "INSERT INTO import_job_batches (job_id, table_name, batch_number, operation, status, records_count, "
+            "started_at, completed_at) VALUES (1, $t, $n, $o, 'completed', $r, TIMESTAMP '2025-01-01 00:00:00', "
+            "TIMESTAMP '2025-01-01 00:00:00' + to_microseconds(CAST($us AS BIGINT)))",
+            {"t": table, "n": n + 1, "o": operation, "r": rows, "us": int(seconds * 1_000_000)},
+        )
+
+
+def test_sizes_follow_the_recorded_pace_within_bounds(db):
+    create_schema(db)
+    configured = batch_sizes("update")
+    record_batches(db, "activity", "insert", 500, 0.1)      # 5,000 rows/s: 10,000 for a 2 s target
+    record_batches(db, "address", "delete", 1000, 20.0)     # 50 rows/s: 100, bounded to 1000 / 8
+    record_batches(db, "contact", "insert", 1000, 0.0001)   # 10 M rows/s: bounded to 1000 * 8
+    record_batches(db, "enterprise", "insert", 2000, 2.0)   # on target: kept
+    choices = tuned_sizes(db, "update", configured, frozenset({("branch", "insert")}))
+    assert choices[("activity", "insert")].size == 4000 == 500 * BOUND
+    assert choices[("address", "delete")].size == 125
+    assert "shrunk from 1,000" in choices[("address", "delete")].reason
+    assert choices[("contact", "insert")].size == 8000
+    assert choices[("enterprise", "insert")].size == 2000 and "kept" in choices[("enterprise", "insert")].reason
+    assert choices[("branch", "insert")].reason == "set in config"
+    assert choices[("denomination", "delete")].size == 1000 and "no batches" in choices[("denomination", "delete")].reason
+    # A Full's sizes learn only from Full loads.
+    assert tuned_sizes(db, "full", batch_sizes("full"))[("activity", "insert")].reason.startswith("default")
+
+
+def test_tuned_sizes_moderate_pace(db):
+    create_schema(db)
+    record_batches(db, "activity", "insert", 500, 0.5)  # 1,000 rows/s: 2,000 rows for 2 s
+    choice = tuned_sizes(db, "update", batch_sizes("update"))[("activity", "insert")]
+    assert choice.size == 2000 and "grown from 500: 5 recent batches ran 1,000 rows/s; target 2 s" == choice.reason
+    assert tuned_sizes(db, "update", batch_sizes("update"), target_seconds=1.0)[("activity", "insert")].size == 1000
