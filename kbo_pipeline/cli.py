@@ -192,7 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
 
+    p = commands.add_parser("bench", help="benchmark imports against plain DuckDB (see kbo_pipeline/bench.py)", add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        from .bench import main as bench
+
+        return bench(args.bench_args)
     database = getattr(args, "database", None) or settings.database_path()
 
     if args.command == "import":

@@ -101,9 +101,20 @@ def plan_batch_sizes(
     than SINGLE_BATCH_THRESHOLD rows in all) is one batch per table and operation where no size was
     set explicitly."""
     small = sum(counts.values()) < SINGLE_BATCH_THRESHOLD
-    return {part: max(rows, 1) if small and part not in explicit else sizes[part] for part, rows in counts.items()}
+    planned = {}
+    for part, rows in counts.items():
+        if small and part not in explicit:
+            planned[part] = max(rows, 1)
+        elif part in explicit:
+            planned[part] = sizes[part]
+        else:  # a huge update stays a bounded number of steps
+            planned[part] = max(sizes[part], -(-rows // MAX_BATCHES_PER_PART))
+    return planned
 
 
+# At most this many batches per table and operation unless sizes are set explicitly: a 7 M-row
+# update is then tens of steps, not thousands (14 parts x 25 = 350 steps at the very most).
+MAX_BATCHES_PER_PART = 25
 SMALL_REASON = f"one batch: the extract has fewer than {SINGLE_BATCH_THRESHOLD:,} rows in all"
 
 
@@ -133,7 +144,12 @@ def stage_extract(
                 render("stage_batches.sql", member.entity),
                 {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table},
             )
-            reason = choices[part].reason if batch_sizes[part] == choices[part].size else SMALL_REASON
+            if batch_sizes[part] == choices[part].size:
+                reason = choices[part].reason
+            elif batch_sizes[part] > choices[part].size and sum(counts.values()) >= SINGLE_BATCH_THRESHOLD:
+                reason = f"raised from {choices[part].size:,} to keep it at most {MAX_BATCHES_PER_PART} batches"
+            else:
+                reason = SMALL_REASON
             parts.append(StagedPart(member.entity.table, member.operation, counts[part], batch_sizes[part], reason))
         code = extract.member(CODE, "code")
         code_columns = ", ".join(f'"{c.csv}"' for c in CODE.columns)

@@ -42,3 +42,20 @@ def test_tuned_sizes_moderate_pace(db):
     choice = tuned_sizes(db, "update", batch_sizes("update"))[("activity", "insert")]
     assert choice.size == 2000 and "grown from 500: 5 recent batches ran 1,000 rows/s; target 2 s" == choice.reason
     assert tuned_sizes(db, "update", batch_sizes("update"), target_seconds=1.0)[("activity", "insert")].size == 1000
+
+
+def test_a_huge_update_is_a_bounded_number_of_steps(db, work_dir, tmp_path):
+    """The benchmark's generator at a tiny scale: a full load and a huge activity update, through the
+    same batch path; the step count stays bounded by the batch sizes."""
+    from kbo_pipeline import bench
+    from kbo_pipeline.importer import import_extract
+
+    full, csvs = bench.generate_full(tmp_path, 300)
+    huge = bench.generate_update(tmp_path, csvs, 141, {"activity": (400, 20000)}, 3)
+    import_extract(db, full, work_dir)
+    result = import_extract(db, huge, work_dir)
+    activity = [r for r in result.batches if r.batch.table == "activity"]
+    assert sum(r.rows_affected for r in activity if r.batch.operation == "insert") == 20000
+    # 20,000 rows at the default 500 would be 40 steps; raised to 800 rows, they are 25.
+    assert [r.batch.records_count for r in activity if r.batch.operation == "insert"] == [800] * 25
+    assert len([r for r in activity if r.batch.operation == "delete"]) == 1

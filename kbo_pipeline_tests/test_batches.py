@@ -37,6 +37,8 @@ def test_a_small_extract_is_one_batch_per_table_and_operation():
     assert small == {("activity", "insert"): 4000, ("address", "delete"): 999}
     large = plan_batch_sizes({("activity", "insert"): 4000, ("address", "delete"): 1000}, sizes)
     assert large == {("activity", "insert"): 500, ("address", "delete"): 1000}
+    huge = plan_batch_sizes({("activity", "insert"): 6_300_000, ("activity", "delete"): 700_000}, sizes)
+    assert huge == {("activity", "insert"): 252_000, ("activity", "delete"): 28_000}  # 25 batches each
     explicit = plan_batch_sizes({("activity", "insert"): 40}, {("activity", "insert"): 8}, frozenset({("activity", "insert")}))
     assert explicit == {("activity", "insert"): 8}
 

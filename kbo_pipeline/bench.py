@@ -1,0 +1,258 @@
+"""`kbo bench` / `python -m kbo_pipeline.bench`: how fast imports are, against the physical limit.
+
+Generates its extracts with DuckDB (real format and sizes; `--scale full` is the October 2025 Full,
+about 47 M rows), then runs each scenario and prints one line per figure, ratios from the same run:
+
+1. Full load into an empty database through the Dagster job, against plain DuckDB `read_csv` of the
+   same CSVs with the same types into the same tables; peak memory of the process.
+2. A daily update (the size of extract 147) and a spike (15,000 activity rows) on the loaded database:
+   end to end (Dagster included), the database work alone, steps, per-step overhead; and the same
+   update's database time on a small database, to show it grows with the rows changed, not the database.
+3. A huge update (7 M rows at full scale) through the batch path: steps and time against the full load.
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import date, datetime, time as clock, timedelta
+from pathlib import Path
+
+import duckdb
+
+from . import settings
+from .database import connect
+from .entities import ENTITIES, ENTITY_BY_TABLE
+from .sample import code_csv, extract_name, meta_csv
+
+# Rows per enterprise in the October 2025 Full (KBO_FORMAT.md): 1.9 M enterprises.
+FULL_ENTERPRISES = 1_900_000
+PER_ENTERPRISE = {"establishment": 0.9, "denomination": 1.74, "address": 1.47, "contact": 0.37, "activity": 19.1, "branch": 0.0038}
+SCALES = {"small": 1 / 200, "medium": 1 / 20, "full": 1.0}
+DAILY = {"enterprise": (162, 28), "establishment": (14, 22), "denomination": (172, 53), "address": (53, 68),
+         "contact": (24, 40), "activity": (42, 425), "branch": (0, 0)}
+NACE = ["62010", "56101", "47110", "10711", "41201", "70220", "86210", "90201", "14100", "96021", "01110", "43320"]
+
+
+def _number_sql(base: str, establishment: bool) -> str:
+    """A valid KBO number (mod-97 check digits) from an integer SQL expression of 8 digits."""
+    digits = f"(lpad(CAST({base} AS VARCHAR), 8, '0') || lpad(CAST(97 - ({base}) % 97 AS VARCHAR), 2, '0'))"
+    if establishment:
+        return f"(substr({digits}, 1, 1) || '.' || substr({digits}, 2, 3) || '.' || substr({digits}, 5, 3) || '.' || substr({digits}, 8, 3))"
+    return f"(substr({digits}, 1, 4) || '.' || substr({digits}, 5, 3) || '.' || substr({digits}, 8, 3))"
+
+
+ENTERPRISE = _number_sql("2000000 + e * 3", False)
+ESTABLISHMENT = _number_sql("20000000 + s * 4", True)
+
+
+def _rows_sql(table: str, n_enterprises: int) -> str:
+    """SELECT producing the CSV columns of one entity table (names as in the CSV header)."""
+    count = {"enterprise": n_enterprises, **{t: int(n_enterprises * f) for t, f in PER_ENTERPRISE.items()}}[table]
+    spread = f"CAST(floor(i * {n_enterprises} / {max(count, 1)}) AS BIGINT)"  # the enterprise of row i
+    nace = "[" + ", ".join(f"'{c}'" for c in NACE) + "]"
+    bodies = {
+        "enterprise": f"SELECT {ENTERPRISE.replace('e *', 'i *')} AS EnterpriseNumber, 'AC' AS Status, "
+        "CASE WHEN i % 50 = 0 THEN '012' ELSE '000' END AS JuridicalSituation, "
+        "CASE WHEN i % 5 < 2 THEN '1' ELSE '2' END AS TypeOfEnterprise, "
+        "CASE WHEN i % 5 < 2 THEN NULL ELSE '610' END AS JuridicalForm, NULL::VARCHAR AS JuridicalFormCAC, "
+        "DATE '1970-01-01' + CAST(i % 20000 AS INTEGER) AS StartDate",
+        "establishment": f"SELECT {ESTABLISHMENT.replace('s *', 'i *')} AS EstablishmentNumber, "
+        f"DATE '1980-01-01' + CAST(i % 15000 AS INTEGER) AS StartDate, {ENTERPRISE.replace('e *', f'{spread} *')} AS EnterpriseNumber",
+        "denomination": f"SELECT {ENTERPRISE.replace('e *', f'{spread} *')} AS EntityNumber, "
+        "CASE i % 3 WHEN 0 THEN '2' WHEN 1 THEN '1' ELSE '0' END AS Language, "
+        "CASE WHEN i % 4 = 3 THEN '003' ELSE '001' END AS TypeOfDenomination, "
+        "'Onderneming, ' || i || ' \"Été\" BV' AS Denomination",
+        "address": f"SELECT {ENTERPRISE.replace('e *', f'{spread} *')} AS EntityNumber, 'REGO' AS TypeOfAddress, "
+        "NULL::VARCHAR AS CountryNL, NULL::VARCHAR AS CountryFR, CAST(1000 + i % 8999 AS VARCHAR) AS Zipcode, "
+        "'Gemeente ' || (i % 581) AS MunicipalityNL, 'Commune ' || (i % 581) AS MunicipalityFR, "
+        "'Kerkstraat' AS StreetNL, 'Rue de l''Église' AS StreetFR, CAST(1 + i % 250 AS VARCHAR) AS HouseNumber, "
+        "CASE WHEN i % 7 = 0 THEN 'A' END AS Box, NULL::VARCHAR AS ExtraAddressInfo, NULL::DATE AS DateStrikingOff",
+        "contact": f"SELECT {ENTERPRISE.replace('e *', f'{spread} *')} AS EntityNumber, 'ENT' AS EntityContact, "
+        "CASE i % 3 WHEN 0 THEN 'TEL' WHEN 1 THEN 'EMAIL' ELSE 'WEB' END AS ContactType, 'info' || i || '@example.be' AS Value",
+        "activity": f"SELECT {ENTERPRISE.replace('e *', f'{spread} *')} AS EntityNumber, "
+        "CASE i % 3 WHEN 0 THEN '001' WHEN 1 THEN '003' ELSE '006' END AS ActivityGroup, "
+        "CASE WHEN i % 2 = 0 THEN '2008' ELSE '2025' END AS NaceVersion, "
+        f"{nace}[1 + CAST(i % {len(NACE)} AS INTEGER)] AS NaceCode, CASE WHEN i % 19 = 0 THEN 'MAIN' ELSE 'SECO' END AS Classification",
+        "branch": f"SELECT {_number_sql('90000000 + i * 7', True)} AS Id, DATE '2000-01-01' + CAST(i % 8000 AS INTEGER) AS StartDate, "
+        f"{ENTERPRISE.replace('e *', f'{spread} *')} AS EnterpriseNumber",
+    }
+    return f"{bodies[table]} FROM range({count}) t(i)"
+
+
+def _copy_csv(conn: duckdb.DuckDBPyConnection, select: str, path: Path, table: str) -> None:
+    entity = ENTITY_BY_TABLE[table]
+    text = [c.csv for c in entity.csv_columns if c.type != "DATE"]
+    conn.execute(
+        f"COPY ({select}) TO '{path}' (HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', "
+        f"FORCE_QUOTE ({', '.join(text)}), DATEFORMAT '%d-%m-%Y')"
+    )
+
+
+def write_extract(folder: Path, number: int, extract_type: str, members: dict[str, Path]) -> Path:
+    """A ZIP in the real layout. Stored, not deflated: compressing 2 GB would measure zlib, not us."""
+    day = date(2025, 10, 1) + timedelta(days=number - 140)
+    path = folder / extract_name(number, day, extract_type)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("meta.csv", meta_csv(number, extract_type, day - timedelta(days=1), datetime.combine(day, clock(7, 40, 18))))
+        zf.writestr("code.csv", code_csv())
+        for name, csv_path in members.items():
+            zf.write(csv_path, name)
+    return path
+
+
+def generate_full(folder: Path, n_enterprises: int, number: int = 140) -> tuple[Path, dict[str, Path]]:
+    csvs = {}
+    with duckdb.connect() as conn:
+        for entity in ENTITIES:
+            csvs[entity.full_member] = folder / entity.full_member
+            _copy_csv(conn, _rows_sql(entity.table, n_enterprises), csvs[entity.full_member], entity.table)
+    return write_extract(folder, number, "full", csvs), csvs
+
+
+def generate_update(folder: Path, full_csvs: dict[str, Path], number: int, changes: dict[str, tuple[int, int]], seed: int) -> Path:
+    """An update that deletes the rows of some existing keys and inserts a new set of rows for them."""
+    from .staging import csv_reader
+
+    members = {}
+    with duckdb.connect() as conn:
+        for entity in ENTITIES:
+            deletes, inserts = changes.get(entity.table, (0, 0))
+            source = str(full_csvs[entity.full_member])
+            key = entity.key_csv
+            delete_path, insert_path = folder / entity.delete_member, folder / entity.insert_member
+            conn.execute(
+                f"COPY (SELECT DISTINCT \"{key}\" FROM read_csv('{source}', all_varchar = true) "
+                f"USING SAMPLE reservoir({max(deletes, 1)} ROWS) REPEATABLE ({seed}) LIMIT {deletes}) "
+                f"TO '{delete_path}' (HEADER, QUOTE '\"', FORCE_QUOTE (\"{key}\"))"
+            )
+            columns = ", ".join(f's."{c.csv}"' for c in entity.csv_columns)
+            if entity.table in ("enterprise", "establishment", "branch"):
+                inserts = min(inserts, deletes)  # one current row per key: re-insert each deleted key once
+            copies = max(1, -(-inserts // max(deletes, 1)))  # rows per key re-inserted
+            reader = csv_reader(entity, "insert").replace("$path", f"'{source}'")
+            keys = f"SELECT * FROM read_csv('{delete_path}', all_varchar = true)"
+            _copy_csv(conn, f"SELECT {columns} FROM {reader} s, range({copies}) WHERE s.\"{key}\" IN ({keys}) LIMIT {inserts}",
+                      insert_path, entity.table)
+            members[entity.delete_member], members[entity.insert_member] = delete_path, insert_path
+    return write_extract(folder, number, "update", members)
+
+
+def baseline_load(database: Path, csvs: dict[str, Path]) -> float:
+    """The physical limit: DuckDB read_csv of the same CSVs, same types, into the same tables."""
+    from .schema import create_schema
+    from .staging import csv_reader
+
+    started = time.monotonic()
+    with connect(str(database), settings.duckdb_config()) as conn:
+        create_schema(conn)
+        for entity in ENTITIES:
+            columns = ", ".join(c.name for c in entity.columns)
+            expressions = ", ".join(c.expression or c.name for c in entity.columns)
+            renamed = ", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns)
+            conn.execute(
+                f"INSERT INTO {entity.table} ({columns}, _snapshot_date, _extract_number, _is_current) "
+                f"SELECT {expressions}, DATE '2025-09-30', 140, true FROM (SELECT {renamed} FROM {csv_reader(entity, 'insert')})",
+                {"path": str(csvs[entity.full_member])},
+            )
+    return time.monotonic() - started
+
+
+def timed_job(instance, zip_path: Path, database: Path, work: Path) -> tuple[float, int]:
+    from .runs import launch_import
+
+    started = time.monotonic()
+    with launch_import(instance, zip_path, str(database), str(work), log_level="WARNING") as result:
+        if not result.success:
+            raise SystemExit(f"{zip_path.name}: the import failed")
+        steps = sum(1 for e in result.all_events if e.event_type_value == "STEP_SUCCESS")
+    return time.monotonic() - started, steps
+
+
+def timed_core(zip_path: Path, database: Path, work: Path) -> float:
+    """The database work alone: the same steps as plain function calls, no Dagster."""
+    from .importer import import_extract
+
+    started = time.monotonic()
+    with connect(str(database), settings.duckdb_config()) as conn:
+        import_extract(conn, zip_path, work)
+    return time.monotonic() - started
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(scale: str, root: Path) -> None:
+    from dagster import DagsterInstance
+
+    factor = SCALES[scale]
+    n = max(200, int(FULL_ENTERPRISES * factor))
+    print(f"scale {scale}: {n:,} enterprises; DuckDB {duckdb.__version__}; {os.cpu_count()} cores; "
+          f"memory_limit={os.environ.get('KBO_MEMORY_LIMIT', 'default')} threads={os.environ.get('KBO_THREADS', 'default')}")
+    data = root / "data"
+    data.mkdir(parents=True)
+    started = time.monotonic()
+    full_zip, csvs = generate_full(data, n)
+    rows = 0
+    with duckdb.connect() as conn:
+        for name, path in csvs.items():
+            rows += conn.execute(f"SELECT count(*) FROM read_csv('{path}')").fetchone()[0]
+    print(f"generate full: {rows:,} rows, {sum(p.stat().st_size for p in csvs.values()) / 1e9:.2f} GB of CSV in {time.monotonic() - started:.1f} s")
+    daily = generate_update(data, csvs, 141, DAILY, 1)
+    spike = generate_update(data, csvs, 142, {"activity": (1500, 15000)}, 2)
+    huge_changes = {"activity": (int(700_000 * factor), int(6_300_000 * factor))}
+    huge = generate_update(data, csvs, 143, huge_changes, 3)
+
+    baseline_seconds = baseline_load(root / "baseline.duckdb", csvs)
+    print(f"full load, plain DuckDB read_csv (baseline): {baseline_seconds:.1f} s")
+    os.environ["DAGSTER_HOME"] = str(root / "home")
+    settings.ensure_dagster_home()
+    database, work = root / "kbo.duckdb", root / "work"
+    with DagsterInstance.get() as instance:
+        full_seconds, full_steps = timed_job(instance, full_zip, database, work)
+        print(f"full load, Dagster job: {full_seconds:.1f} s, {full_steps} steps")
+        print(f"full load ratio (job / baseline): {full_seconds / baseline_seconds:.2f}  (goal <= 1.5)")
+        print(f"peak memory of this process so far: {peak_memory_mb():,.0f} MB  (goal < 4096)")
+        shutil.copy(database, root / "core.duckdb")
+        core_seconds = {}
+        for label, zip_path in (("daily update", daily), ("spike update", spike)):
+            e2e, steps = timed_job(instance, zip_path, database, work)
+            core_seconds[label] = timed_core(zip_path, root / "core.duckdb", work)
+            print(f"{label} ({zip_path.name}): end to end {e2e:.2f} s, database work {core_seconds[label]:.2f} s, {steps} steps, "
+                  f"overhead {(e2e - core_seconds[label]) / max(steps, 1) * 1000:.0f} ms per step  (goal for daily: < 10 s end to end)")
+        huge_seconds, huge_steps = timed_job(instance, huge, database, work)
+        print(f"huge update ({sum(d + i for d, i in huge_changes.values()):,} rows): {huge_seconds:.1f} s, {huge_steps} steps "
+              f"(goal: a few hundred at most); against the full load: {huge_seconds / full_seconds:.2f}")
+    # The same daily update on a small database: its database time should not grow with the database.
+    small = root / "small"
+    small.mkdir()
+    small_full, small_csvs = generate_full(small, 2000)
+    small_daily = generate_update(small, small_csvs, 141, DAILY, 1)
+    timed_core(small_full, small / "kbo.duckdb", work)
+    small_core = timed_core(small_daily, small / "kbo.duckdb", work)
+    print(f"daily update database work on a 2,000-enterprise database: {small_core:.2f} s; "
+          f"{scale} database / 2,000-enterprise database: {core_seconds['daily update'] / small_core:.2f}")
+    print(f"peak memory of this process: {peak_memory_mb():,.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kbo bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (default: a temporary one)")
+    args = parser.parse_args(argv)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        run(args.scale, args.keep / args.scale)
+    else:
+        with tempfile.TemporaryDirectory(prefix="kbo-bench-") as folder:
+            run(args.scale, Path(folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
