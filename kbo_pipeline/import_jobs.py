@@ -52,15 +52,12 @@ def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         )
     if applied is None:
         return
+    if extract.extract_type == "full":
+        return  # a Full is the whole register: reconciled with what the database holds, no gap to mind
     if extract.number > applied + 1:
         raise ExtractError(
             f"{extract.file_name}: out of sequence: extract {applied + 1} is missing "
             f"(latest applied is {applied}, this is {extract.number})"
-        )
-    if extract.extract_type == "full":
-        raise ExtractError(
-            f"{extract.file_name}: a Full extract can only be loaded into an empty database "
-            f"(this one holds extract {applied}); reconciling a Full with existing data is not supported yet"
         )
 
 

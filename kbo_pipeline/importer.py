@@ -13,7 +13,7 @@ from .batches import BatchResult, apply_batch, plan_batches
 from .entities import FULL_BATCH_SIZES, OPERATIONS, TABLES, UPDATE_BATCH_SIZES
 from .extract import Extract, ExtractError, parse_file_name, read_extract, remove_unpacked, unpack
 from .finalize import FinalizeResult, finalize_job
-from .import_jobs import JobStart, begin_job, record_failure
+from .import_jobs import JobStart, begin_job, latest_applied, record_failure
 from .schema import create_schema
 from .staging import StagedPart, is_staged, stage_extract, staged_parts
 
@@ -65,6 +65,7 @@ def stage(
     size_overrides: dict[str, int] | None = None,
     tune: bool = True,
     target_seconds: float = TARGET_SECONDS,
+    accept_drift: bool = False,
 ) -> list[StagedPart]:
     """Stage the job's rows, unless an earlier attempt already did (a resumed import). Batch sizes
     are the configured ones, tuned from recorded batch durations unless `tune` is off."""
@@ -78,7 +79,8 @@ def stage(
         else:
             choices = {p: SizeChoice(size, "set in config" if p in explicit else "default") for p, size in sizes.items()}
         folder = unpack(extract, Path(work_dir))
-        return stage_extract(conn, job_id, extract, folder, choices, explicit)
+        reconcile = extract.extract_type == "full" and latest_applied(conn) is not None
+        return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
     except ExtractError as exc:
         record_failure(conn, str(exc), job_id=job_id)
         raise
@@ -103,11 +105,12 @@ def import_extract(
     zip_path: str | Path,
     work_dir: str | Path,
     size_overrides: dict[str, int] | None = None,
+    accept_drift: bool = False,
 ) -> ImportResult:
     """Apply one extract from start to end without Dagster (same steps, same transactions)."""
     extract, start = prepare(conn, zip_path)
     if not start.needs_work:
         return ImportResult(extract, start)
-    stage(conn, extract, start.job_id, work_dir, size_overrides)
+    stage(conn, extract, start.job_id, work_dir, size_overrides, accept_drift=accept_drift)
     results = tuple(apply_batch(conn, batch) for batch in plan_batches(conn, start.job_id))
     return ImportResult(extract, start, results, finish(conn, start.job_id, extract.sha256, work_dir))

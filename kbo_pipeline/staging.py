@@ -50,11 +50,12 @@ def _staged_columns(entity: Entity, operation: str):
     return list(entity.columns)
 
 
-def stage_rows_sql(entity: Entity, operation: str) -> str:
+def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) -> str:
     columns = _staged_columns(entity, operation)
     return render(
         "stage_rows.sql",
         entity,
+        staging_table=target or entity.staging_table,
         columns=", ".join(c.name for c in columns),
         expressions=", ".join(c.expression or c.name for c in columns),
         renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns if c in columns),
@@ -125,9 +126,14 @@ def stage_extract(
     folder: Path,
     choices: dict,
     explicit: frozenset = frozenset(),
+    reconcile: bool = False,
+    accept_drift: bool = False,
 ) -> list[StagedPart]:
     """Stage every member of an unpacked extract for job_id; mark the job processing. `choices` maps
-    (table, operation) to a batch_planner.SizeChoice."""
+    (table, operation) to a batch_planner.SizeChoice. With `reconcile` (a Full on a database holding
+    data), only the differences with the current state are staged."""
+    if reconcile:
+        return _stage_reconciled(conn, job_id, extract, folder, choices, accept_drift)
     entity_members = [m for m in extract.members if m.entity in ENTITIES]
     counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
     batch_sizes = plan_batch_sizes(counts, {p: c.size for p, c in choices.items()}, explicit)
@@ -151,20 +157,52 @@ def stage_extract(
             else:
                 reason = SMALL_REASON
             parts.append(StagedPart(member.entity.table, member.operation, counts[part], batch_sizes[part], reason))
-        code = extract.member(CODE, "code")
-        code_columns = ", ".join(f'"{c.csv}"' for c in CODE.columns)
-        try:
-            conn.execute(
-                f"INSERT INTO import_staging_code SELECT $job_id, {code_columns} FROM {csv_reader(CODE, 'insert')}",
-                {"path": str(member_path(folder, code)), "job_id": job_id},
-            )
-        except duckdb.Error as exc:
-            raise ExtractError(describe_csv_error(f"{extract.file_name}/{code.name}", exc)) from None
+        _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
+    return parts
+
+
+def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Path, parts: list[StagedPart]) -> None:
+    code = extract.member(CODE, "code")
+    code_columns = ", ".join(f'"{c.csv}"' for c in CODE.columns)
+    try:
         conn.execute(
-            "UPDATE import_jobs SET status = 'processing', staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
-            "WHERE job_id = $job_id",
-            {"job_id": job_id, "batches": sum(p.batches for p in parts), "rows": sum(p.rows for p in parts)},
+            f"INSERT INTO import_staging_code SELECT $job_id, {code_columns} FROM {csv_reader(CODE, 'insert')}",
+            {"path": str(member_path(folder, code)), "job_id": job_id},
         )
+    except duckdb.Error as exc:
+        raise ExtractError(describe_csv_error(f"{extract.file_name}/{code.name}", exc)) from None
+    conn.execute(
+        "UPDATE import_jobs SET status = 'processing', staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
+        "WHERE job_id = $job_id",
+        {"job_id": job_id, "batches": sum(p.batches for p in parts), "rows": sum(p.rows for p in parts)},
+    )
+
+
+def _stage_reconciled(conn, job_id: int, extract: Extract, folder: Path, choices: dict, accept_drift: bool) -> list[StagedPart]:
+    from .reconcile import check_drift, drift_report, stage_differences
+
+    parts, drifts = [], []
+    with transaction(conn):
+        for member in (m for m in extract.members if m.entity in ENTITIES):
+            entity, path = member.entity, str(member_path(folder, member))
+
+            def stage_full_rows(target: str, entity=entity, path=path, member=member) -> None:
+                try:
+                    conn.execute(stage_rows_sql(entity, "insert", target),
+                                 {"path": path, "job_id": job_id, "operation": "insert", "batch_size": 1})
+                except duckdb.Error as exc:
+                    raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+
+            size = max(choices[(entity.table, "insert")].size, choices[(entity.table, "delete")].size)
+            drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)
+            drifts.append(drift)
+            for operation, rows in (("delete", deletes), ("insert", inserts)):
+                conn.execute(render("stage_batches.sql", entity), {"job_id": job_id, "operation": operation, "table_name": entity.table})
+                parts.append(StagedPart(entity.table, operation, rows, size, "reconciling a Full with the database"))
+        check_drift(extract.file_name, drifts, accept_drift)
+        conn.execute("UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id",
+                     {"report": drift_report(drifts), "job_id": job_id})
+        _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 
 

@@ -43,19 +43,6 @@ def test_an_applied_or_older_extract_changes_nothing_and_says_so(db, work_dir, s
     assert db.execute("SELECT count(*) FROM import_jobs").fetchone()[0] == 3
 
 
-def test_a_full_on_a_database_with_data_is_refused_for_now(db, work_dir, samples, tmp_path):
-    import_extract(db, samples[0], work_dir)
-    renamed = tmp_path / "KboOpenData_0141_2025_10_06_Full.zip"
-    with zipfile.ZipFile(samples[0]) as src, zipfile.ZipFile(renamed, "w") as dst:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "meta.csv":
-                data = data.replace(b'"140"', b'"141"')
-            dst.writestr(name, data)
-    with pytest.raises(ExtractError, match="only be loaded into an empty database"):
-        import_extract(db, renamed, work_dir)
-
-
 def test_an_unfinished_import_is_resumed_with_the_same_file(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
     job_id, batches = staged_batches(db, samples[1], work_dir, {t: 2 for t in TABLES})

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS import_jobs (
     rows_inserted BIGINT,
     names_resolved BIGINT,
     error_message VARCHAR,
-    dagster_run_id VARCHAR
+    dagster_run_id VARCHAR,
+    drift_report VARCHAR               -- JSON, for a Full reconciled with existing data
 );
 
 CREATE TABLE IF NOT EXISTS import_job_batches (

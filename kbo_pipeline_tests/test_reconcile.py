@@ -1,0 +1,91 @@
+"""A Full on a database that already holds data: only the differences go through the batch path."""
+
+import json
+from datetime import date, datetime
+
+import pytest
+
+from kbo_pipeline.entities import ENTITIES, TABLES
+from kbo_pipeline.extract import ExtractError
+from kbo_pipeline.importer import import_extract
+from kbo_pipeline.sample import code_csv, entity_csv, meta_csv, write_zip
+
+from .checks import table_checksums
+
+
+def current_state(conn) -> dict[str, list[dict]]:
+    state = {}
+    for entity in ENTITIES:
+        names = [c.name for c in entity.columns]
+        rows = conn.execute(f"SELECT {', '.join(names)} FROM {entity.table} WHERE _is_current").fetchall()
+        state[entity.table] = [dict(zip(names, row)) for row in rows]
+    return state
+
+
+def full_zip(folder, number: int, state: dict[str, list[dict]]):
+    members = {"meta.csv": meta_csv(number, "full", date(2025, 11, 1), datetime(2025, 11, 2, 7, 0, 0)), "code.csv": code_csv()}
+    for entity in ENTITIES:
+        members[entity.full_member] = entity_csv(entity.table, state[entity.table])
+    return write_zip(folder / f"KboOpenData_{number:04d}_2025_11_02_Full.zip", members)
+
+
+def current_rows(conn, table):
+    entity = next(e for e in ENTITIES if e.table == table)
+    names = ", ".join(c.name for c in entity.columns)
+    return sorted(conn.execute(f"SELECT {names} FROM {table} WHERE _is_current").fetchall(), key=repr)
+
+
+def test_an_identical_full_changes_nothing_but_the_ledger(db, work_dir, samples, tmp_path):
+    for path in samples[:3]:
+        import_extract(db, path, work_dir)
+    before = table_checksums(db)
+    result = import_extract(db, full_zip(tmp_path, 150, current_state(db)), work_dir)
+    assert result.final.status == "completed" and result.batches == ()
+    assert table_checksums(db) == before
+    drift = json.loads(db.execute("SELECT drift_report FROM import_jobs WHERE extract_number = 150").fetchone()[0])
+    assert [d["changed_keys"] for d in drift] == [0] * 7
+
+
+def test_a_full_with_drift_applies_only_the_differences(db, work_dir, samples, tmp_path):
+    for path in samples[:3]:
+        import_extract(db, path, work_dir)
+    state = current_state(db)
+    gone = state["enterprise"].pop(0)["entity_number"]  # an enterprise the updates missed ceasing
+    state["denomination"] = [d for d in state["denomination"] if d["entity_number"] != gone]
+    renamed = state["denomination"][3]
+    renamed["denomination"] = "Nieuwe Naam, NV"  # a denomination the updates missed
+    missed = {**state["activity"][0], "nace_code": "99999"}  # an activity the updates missed
+    missed["id"] = "_".join(missed[k] for k in ("entity_number", "activity_group", "nace_version", "nace_code"))
+    state["activity"].append(missed)
+    activity_key = missed["entity_number"]
+    rows_before = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    result = import_extract(db, full_zip(tmp_path, 150, state), work_dir)
+    assert result.final.status == "completed"
+    # The state after the Full is the Full.
+    for entity in ENTITIES:
+        expected = sorted((tuple(r[c.name] for c in entity.columns) for r in state[entity.table]), key=repr)
+        assert current_rows(db, entity.table) == expected, entity.table
+    # Drift is counted per key, and history is not doubled: only the differing keys got new rows.
+    drift = {d["table"]: d for d in json.loads(db.execute("SELECT drift_report FROM import_jobs WHERE extract_number = 150").fetchone()[0])}
+    assert drift["enterprise"]["changed_keys"] == 1 and drift["enterprise"]["keys_inserted"] == 0
+    assert drift["denomination"]["changed_keys"] == (2 if renamed["entity_number"] != gone else 1)
+    assert drift["activity"]["changed_keys"] == 1
+    assert drift["address"]["changed_keys"] == 0
+    new_rows = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] - rows_before[t] for t in TABLES}
+    assert new_rows["address"] == 0 and new_rows["enterprise"] == 0
+    assert new_rows["activity"] == db.execute("SELECT count(*) FROM activity WHERE entity_number = $k AND _is_current", {"k": activity_key}).fetchone()[0]
+    # After the Full, the next update to apply is 151.
+    assert db.execute("SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'").fetchone()[0] == 150
+
+
+def test_drift_above_five_percent_fails_unless_accepted(db, work_dir, samples, tmp_path):
+    import_extract(db, samples[0], work_dir)
+    state = current_state(db)
+    state["enterprise"] = state["enterprise"][: len(state["enterprise"]) // 2]
+    path = full_zip(tmp_path, 150, state)
+    before = table_checksums(db)
+    with pytest.raises(ExtractError, match=r"differs from the database by more than 5% \(enterprise 50"):
+        import_extract(db, path, work_dir)
+    assert table_checksums(db) == before
+    assert import_extract(db, path, work_dir, accept_drift=True).final.status == "completed"
+    assert len(current_rows(db, "enterprise")) == len(state["enterprise"])
