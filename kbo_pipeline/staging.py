@@ -135,15 +135,22 @@ def stage_extract(
     if reconcile:
         return _stage_reconciled(conn, job_id, extract, folder, choices, accept_drift)
     entity_members = [m for m in extract.members if m.entity in ENTITIES]
-    counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
-    batch_sizes = plan_batch_sizes(counts, {p: c.size for p, c in choices.items()}, explicit)
+    sizes = {p: c.size for p, c in choices.items()}
+    if extract.extract_type == "full":
+        # Counting first would read 2 GB of CSV once more; at Full sizes the counts change nothing (a small
+        # Full is one batch per table anyway, a large one stays well under the step bound).
+        counts, batch_sizes = None, sizes
+    else:
+        counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
+        batch_sizes = plan_batch_sizes(counts, sizes, explicit)
     parts = []
     with transaction(conn):
         for member in entity_members:
             part = (member.entity.table, member.operation)
             params = {"path": str(member_path(folder, member)), "job_id": job_id, "operation": member.operation}
             try:
-                conn.execute(stage_rows_sql(member.entity, member.operation), {**params, "batch_size": batch_sizes[part]})
+                staged = conn.execute(stage_rows_sql(member.entity, member.operation), {**params, "batch_size": batch_sizes[part]})
+                rows = staged.fetchone()[0]
             except duckdb.Error as exc:
                 raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
             conn.execute(
@@ -156,7 +163,7 @@ def stage_extract(
                 reason = f"raised from {choices[part].size:,} to keep it at most {MAX_BATCHES_PER_PART} batches"
             else:
                 reason = SMALL_REASON
-            parts.append(StagedPart(member.entity.table, member.operation, counts[part], batch_sizes[part], reason))
+            parts.append(StagedPart(member.entity.table, member.operation, rows, batch_sizes[part], reason))
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 
