@@ -23,6 +23,7 @@ from .entities import TABLES
 from .extract import Extract, count_lines, member_path, partition_key_for, unpack
 from .importer import finish, prepare, stage
 from .ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
+from .reconcile import drift_warnings, job_drift
 from .resources import KboDatabase, KboPaths
 from .step_errors import TRANSIENT_RETRIES, failing_clearly
 
@@ -47,6 +48,10 @@ class StagingConfig(Config):
         default=True, description="Tune the sizes not set here from the durations of recent batches."
     )
     target_batch_seconds: float = Field(default=2.0, description="The duration a tuned batch aims at.")
+    accept_drift: bool = Field(
+        default=False,
+        description="Apply a Full to a database holding data even when it differs by more than 5 % in a table.",
+    )
 
 
 @asset(partitions_def=extract_partitions, group_name=GROUP, retry_policy=TRANSIENT_RETRIES)
@@ -95,11 +100,14 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
 def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
     extract: Extract = kbo_extract["extract"]
-    parts = []
+    parts, drifts = [], {}
     if kbo_extract["action"] != "already_applied":
         with failing_clearly(), kbo_db.get_connection() as conn:
             parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes,
-                          config.tune_batch_sizes, config.target_batch_seconds)
+                          config.tune_batch_sizes, config.target_batch_seconds, config.accept_drift)
+            drifts = job_drift(conn, kbo_extract["job_id"])
+        for warning in drift_warnings(drifts):
+            context.log.warning(warning)
     by_part = {(p.table, p.operation): p for p in parts}
     for table in TABLES:
         deletes, inserts = by_part.get((table, "delete")), by_part.get((table, "insert"))
@@ -112,6 +120,8 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
                 "batches": sum(p.batches for p in (deletes, inserts) if p),
                 "delete_batch_size": deletes.batch_size if deletes else 0,
                 "insert_batch_size": inserts.batch_size if inserts else 0,
+                **({"drift_keys": drifts[table]["changed_keys"], "drift_ratio": MetadataValue.float(drifts[table]["ratio"])}
+                   if table in drifts else {}),
                 "batch_sizes_why": MetadataValue.md(
                     "\n".join(f"- {p.operation}: {p.batch_size:,} rows per batch ({p.reason})" for p in (deletes, inserts) if p)
                     or "nothing staged"

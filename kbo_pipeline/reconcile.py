@@ -63,8 +63,8 @@ def drift_report(drifts: list[Drift]) -> str:
     return json.dumps([asdict(d) | {"ratio": round(d.ratio, 6)} for d in drifts])
 
 
-def check_drift(file_name: str, drifts: list[Drift], accept: bool) -> list[str]:
-    """Warnings for drift above 1 %; raises for drift above 5 % unless accepted."""
+def check_drift(file_name: str, drifts: list[Drift], accept: bool) -> None:
+    """Raise for drift above 5 % in any table, unless accepted."""
     from .extract import ExtractError
 
     too_much = [d for d in drifts if d.ratio > FAIL_DRIFT]
@@ -74,5 +74,17 @@ def check_drift(file_name: str, drifts: list[Drift], accept: bool) -> list[str]:
             f"{file_name}: the Full differs from the database by more than {FAIL_DRIFT:.0%} ({listed}); "
             "set accept_drift to apply it anyway"
         )
-    return [f"{d.table}: the Full differs from the database in {d.changed_keys:,} of {d.current_keys:,} keys ({d.ratio:.1%})"
-            for d in drifts if d.ratio > WARN_DRIFT]
+
+
+def job_drift(conn: duckdb.DuckDBPyConnection, job_id: int) -> dict[str, dict]:
+    """The drift report a reconciled Full recorded, by table ({} for anything else)."""
+    row = conn.execute("SELECT drift_report FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}).fetchone()
+    return {d["table"]: d for d in json.loads(row[0])} if row and row[0] else {}
+
+
+def drift_warnings(drifts: dict[str, dict]) -> list[str]:
+    return [
+        f"{d['table']}: the Full differs from the database in {d['changed_keys']:,} of {d['current_keys']:,} keys "
+        f"({d['ratio']:.1%}): rows the updates had missed"
+        for d in drifts.values() if d["ratio"] > WARN_DRIFT
+    ]
