@@ -107,9 +107,15 @@ def write_extract(folder: Path, number: int, extract_type: str, members: dict[st
     return path
 
 
+def quiet_connection() -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect()
+    conn.execute("SET enable_progress_bar = false")
+    return conn
+
+
 def generate_full(folder: Path, n_enterprises: int, number: int = 140) -> tuple[Path, dict[str, Path]]:
     csvs = {}
-    with duckdb.connect() as conn:
+    with quiet_connection() as conn:
         for entity in ENTITIES:
             csvs[entity.full_member] = folder / entity.full_member
             _copy_csv(conn, _rows_sql(entity.table, n_enterprises), csvs[entity.full_member], entity.table)
@@ -121,7 +127,7 @@ def generate_update(folder: Path, full_csvs: dict[str, Path], number: int, chang
     from .staging import csv_reader
 
     members = {}
-    with duckdb.connect() as conn:
+    with quiet_connection() as conn:
         for entity in ENTITIES:
             deletes, inserts = changes.get(entity.table, (0, 0))
             source = str(full_csvs[entity.full_member])
@@ -197,7 +203,7 @@ def peak_memory_mb() -> float:
 def generate_all(data: Path, n: int, factor: float):
     data.mkdir(parents=True)
     full_zip, csvs = generate_full(data, n)
-    with duckdb.connect() as conn:
+    with quiet_connection() as conn:
         rows = sum(conn.execute(f"SELECT count(*) FROM read_csv('{path}')").fetchone()[0] for path in csvs.values())
     daily = generate_update(data, csvs, 141, DAILY, 1)
     spike = generate_update(data, csvs, 142, {"activity": (1500, 15000)}, 2)
