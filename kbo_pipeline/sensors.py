@@ -60,7 +60,7 @@ def build_extract_sensor(job):
         name="kbo_extract_sensor",
         job=job,
         minimum_interval_seconds=settings.sensor_interval(),
-        default_status=DefaultSensorStatus.RUNNING,
+        default_status=DefaultSensorStatus.RUNNING if settings.extract_sensor_on() else DefaultSensorStatus.STOPPED,
         description="Imports new extract ZIPs from the landing folder (KBO_LANDING_DIR), the next in sequence only.",
     )
     def kbo_extract_sensor(context: SensorEvaluationContext):

@@ -30,6 +30,11 @@ def lock_timeout() -> float:
     return float(os.environ.get("KBO_LOCK_TIMEOUT", "3600"))
 
 
+def extract_sensor_on() -> bool:
+    """KBO_EXTRACT_SENSOR=off starts the landing-folder sensor stopped (it can still be turned on in the UI)."""
+    return os.environ.get("KBO_EXTRACT_SENSOR", "on").lower() not in ("off", "0", "false", "no")
+
+
 def sensor_interval() -> int:
     """KBO_SENSOR_INTERVAL: seconds between two ticks of the landing-folder sensor."""
     return int(os.environ.get("KBO_SENSOR_INTERVAL", "30"))
