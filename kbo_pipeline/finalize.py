@@ -116,7 +116,8 @@ def resolve_names(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
 def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult:
     """Refuse while a batch is unfinished; then replace `code`, mark the job completed with its counts
     and drop its staging rows, in one transaction. Primary names are resolved first if they were not."""
-    if _job_status(conn, job_id)[2] is None and _job_status(conn, job_id)[0] != "completed":
+    status, _, names = _job_status(conn, job_id)
+    if names is None and status != "completed":
         resolve_names(conn, job_id)
     with transaction(conn):
         status, _, names = _job_status(conn, job_id)
