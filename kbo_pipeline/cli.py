@@ -12,7 +12,7 @@ import duckdb
 
 from . import settings
 from .database import connect
-from .extract import ExtractError, read_extract
+from .extract import ExtractError, parse_file_name
 from .status import job_report, jobs_table, read_with_retries
 
 
@@ -27,21 +27,21 @@ def _already_applied(database: str, zip_path: Path) -> str | None:
     if not database.startswith("md:") and not Path(database).exists():
         return None
     try:
-        extract = read_extract(zip_path)
+        number = parse_file_name(zip_path.name)[0]  # the run validates the file; the name is enough here
     except ExtractError:
-        return None  # the run validates it again and records the failure
+        return None  # the run records the failure
     try:
         with connect(database, read_only=not database.startswith("md:")) as conn:
             row = conn.execute(
-                "SELECT status FROM import_jobs WHERE extract_number = $n", {"n": extract.number}
+                "SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}
             ).fetchone()
             latest = conn.execute("SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'").fetchone()[0]
     except duckdb.Error:
         return None  # no ledger yet, or the file is busy: the run decides
     if row and row[0] == "completed":
-        return f"extract {extract.number} is already applied"
-    if latest is not None and extract.number < latest:
-        return f"extract {extract.number} is older than the latest applied extract {latest}"
+        return f"extract {number} is already applied"
+    if latest is not None and number < latest:
+        return f"extract {number} is older than the latest applied extract {latest}"
     return None
 
 
@@ -90,18 +90,19 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
         ).fetchone()
         return jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[0] if state else None
 
-    busy = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    def busy(message: str) -> None:
+        print(message, file=sys.stderr)
+
     try:
-        text, state = read_with_retries(database, report, on_busy=busy)
-        if not watch:
-            print(text)
-            return 0
         while True:
+            text, state = read_with_retries(database, report, on_busy=busy)
+            if not watch:
+                print(text)
+                return 0
             print("\033[2J\033[H" + text, flush=True)
             if state not in ("staging", "processing"):
                 return 0
             time.sleep(2)
-            text, state = read_with_retries(database, report, on_busy=busy)
     except duckdb.IOException as exc:
         print(f"{database} stayed busy: {exc}", file=sys.stderr)
         return 2

@@ -13,9 +13,6 @@ from .database import transaction
 from .extract import Extract, ExtractError
 from .rollback import drop_job_staging, undo_extract_rows
 
-UNFINISHED = ("staging", "processing", "failed")
-
-
 @dataclass(frozen=True)
 class JobStart:
     job_id: int | None
@@ -29,13 +26,6 @@ class JobStart:
 
 def latest_applied(conn: duckdb.DuckDBPyConnection) -> int | None:
     return conn.execute("SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'").fetchone()[0]
-
-
-def job_row(conn: duckdb.DuckDBPyConnection, job_id: int) -> dict:
-    cursor = conn.execute("SELECT * FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id})
-    names = [d[0] for d in cursor.description]
-    row = cursor.fetchone()
-    return dict(zip(names, row)) if row else {}
 
 
 def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:

@@ -42,6 +42,16 @@ def stable_files(files: list[LandingFile], seen: dict[str, list]) -> list[Landin
     return [f for f in files if seen.get(f.name, [None, None])[:2] == [f.size, f.mtime_ns]]
 
 
+def remember(files: list[LandingFile], seen: dict[str, list]) -> dict[str, list]:
+    """What this tick saw of each file still in the folder (a known hash is kept while the file is
+    unchanged); a file is ready when the next tick sees the same."""
+    kept = {name: entry for name, entry in seen.items() if name in {f.name for f in files}}
+    for f in files:
+        if kept.get(f.name, [None, None])[:2] != [f.size, f.mtime_ns]:
+            kept[f.name] = [f.size, f.mtime_ns, None]
+    return kept
+
+
 @dataclass(frozen=True)
 class Decision:
     file: LandingFile | None

@@ -12,7 +12,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 from . import settings
 from .assets import extract_partitions
 from .extract import partition_key_for
-from .landing import choose_next, content_key, list_landing, stable_files
+from .landing import choose_next, content_key, list_landing, remember, stable_files
 from .portal import PortalClient, PortalError, portal_settings, wanted_extracts
 from .ledger_state import current_ledger
 
@@ -22,10 +22,7 @@ def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -
     seen: dict[str, list] = cursor.get("files", {})
     files = list_landing(landing)
     ready = stable_files(files, seen)
-    for f in files:  # remember what this tick saw; a file is ready when the next tick sees the same
-        if seen.get(f.name, [None, None])[:2] != [f.size, f.mtime_ns]:
-            seen[f.name] = [f.size, f.mtime_ns, None]
-    seen = {name: entry for name, entry in seen.items() if any(f.name == name for f in files)}
+    seen = remember(files, seen)
     new_cursor = json.dumps({"files": seen})
     state = current_ledger(database)
     if state is None:

@@ -147,12 +147,7 @@ def stage_extract(
     with transaction(conn):
         for member in entity_members:
             part = (member.entity.table, member.operation)
-            params = {"path": str(member_path(folder, member)), "job_id": job_id, "operation": member.operation}
-            try:
-                staged = conn.execute(stage_rows_sql(member.entity, member.operation), {**params, "batch_size": batch_sizes[part]})
-                rows = staged.fetchone()[0]
-            except duckdb.Error as exc:
-                raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+            rows = _stage_member(conn, extract, folder, member, job_id, member.operation, batch_sizes[part])
             conn.execute(
                 render("stage_batches.sql", member.entity),
                 {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table},
@@ -166,6 +161,16 @@ def stage_extract(
             parts.append(StagedPart(member.entity.table, member.operation, rows, batch_sizes[part], reason))
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
+
+
+def _stage_member(conn, extract: Extract, folder: Path, member: Member, job_id: int, operation: str,
+                  batch_size: int, target: str | None = None) -> int:
+    """Read one CSV of the extract, typed, into its staging table (or `target`); returns the rows read."""
+    params = {"path": str(member_path(folder, member)), "job_id": job_id, "operation": operation, "batch_size": batch_size}
+    try:
+        return conn.execute(stage_rows_sql(member.entity, operation, target), params).fetchone()[0]
+    except duckdb.Error as exc:
+        raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
 
 
 def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Path, parts: list[StagedPart]) -> None:
@@ -191,14 +196,10 @@ def _stage_reconciled(conn, job_id: int, extract: Extract, folder: Path, choices
     parts, drifts = [], []
     with transaction(conn):
         for member in (m for m in extract.members if m.entity in ENTITIES):
-            entity, path = member.entity, str(member_path(folder, member))
+            entity = member.entity
 
-            def stage_full_rows(target: str, entity=entity, path=path, member=member) -> None:
-                try:
-                    conn.execute(stage_rows_sql(entity, "insert", target),
-                                 {"path": path, "job_id": job_id, "operation": "insert", "batch_size": 1})
-                except duckdb.Error as exc:
-                    raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+            def stage_full_rows(target: str, member=member) -> None:
+                _stage_member(conn, extract, folder, member, job_id, "insert", 1, target)
 
             size = max(choices[(entity.table, "insert")].size, choices[(entity.table, "delete")].size)
             drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)

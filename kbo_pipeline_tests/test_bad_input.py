@@ -46,18 +46,18 @@ def replace_in(member: str, old: bytes, new: bytes):
     return changed(change)
 
 
-def raw_file(content):
+def raw_file(content: bytes):
     def build(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / NAME
-        path.write_bytes(content() if callable(content) else content)
+        path.write_bytes(content)
         return path
     return build
 
 
-def _truncated() -> bytes:
-    good = write_zip(Path(__import__("tempfile").mkdtemp()), members_148())
-    return good.read_bytes()[:5000]
+def _truncated(folder: Path) -> Path:
+    good = write_zip(folder / "whole", members_148())
+    return raw_file(good.read_bytes()[:5000])(folder)
 
 
 def _empty_zip(folder: Path) -> Path:
@@ -72,7 +72,7 @@ def _gap(folder: Path) -> Path:
 
 CATALOGUE = {
     "not a zip": (raw_file(b"<html>Session expired</html>"), "not a valid ZIP file"),
-    "truncated zip": (raw_file(_truncated), "not a valid ZIP file"),
+    "truncated zip": (_truncated, "not a valid ZIP file"),
     "empty zip": (_empty_zip, "the ZIP is empty"),
     "missing meta.csv": (changed(lambda m: m.pop("meta.csv")), "meta.csv is missing"),
     "missing insert member": (changed(lambda m: m.pop("activity_insert.csv")), "activity_insert.csv is missing"),
