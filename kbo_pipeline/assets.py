@@ -2,7 +2,6 @@
 applied entity tables (+ code). Materializing a partition applies that extract."""
 
 
-from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
@@ -20,8 +19,8 @@ from dagster import (
 from pydantic import Field
 
 from .entities import TABLES
-from .extract import Extract, count_lines, member_path, partition_key_for, unpack
-from .importer import finish, prepare, stage
+from .extract import Extract, count_lines, member_path, partition_key_for
+from .importer import finish, prepare, stage, unpack_job
 from .ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from .reconcile import drift_warnings, job_drift
 from .resources import KboDatabase, KboPaths
@@ -61,10 +60,10 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
     if partition_key_for(path) != context.partition_key:
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
     with failing_clearly(), kbo_db.get_connection() as conn:
-        extract, start = prepare(conn, path, context.run.run_id)
+        extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir)
         rows = {}
         if start.needs_work:
-            folder = unpack(extract, Path(kbo_paths.work_dir))
+            folder = unpack_job(conn, extract, start.job_id, kbo_paths.work_dir)
             rows = {m.name: count_lines(member_path(folder, m)) for m in extract.members}
     for warning in extract.warnings:
         context.log.warning(warning)
@@ -161,7 +160,7 @@ def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths:
         context.log.info(f"extract {job['extract_number']} is already applied: nothing changed")
         return Output(job, output_name="code", metadata={"changed": False})
     with failing_clearly(), kbo_db.get_connection() as conn:
-        final = finish(conn, job["job_id"], job["sha256"], kbo_paths.work_dir)
+        final = finish(conn, job["job_id"], job["extract_number"], kbo_paths.work_dir)
     context.log.info(
         f"extract {job['extract_number']} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
     )

@@ -12,6 +12,7 @@ import duckdb
 
 from . import failpoints
 from .database import transaction
+from .errors import FinalError
 from .entities import ENTITY_BY_TABLE, TABLES
 from .schema import render
 
@@ -80,7 +81,7 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
     started = time.monotonic()
     status = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch)).fetchone()
     if status is None:
-        raise LookupError(f"no batch {batch.mapping_key} in job {batch.job_id}")
+        raise FinalError(f"no batch {batch.mapping_key} in job {batch.job_id}")
     if status[0] == "completed":
         return BatchResult(batch, "skipped", 0, 0.0)
     conn.execute(

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import duckdb
 
 
 def is_motherduck(database: str) -> bool:
     return database.startswith("md:") or database.startswith("motherduck:")
+
+
+def database_of(conn: duckdb.DuckDBPyConnection) -> str:
+    """The database a connection writes: its file's absolute path, or its name (MotherDuck, memory)."""
+    path, name = conn.execute(
+        "SELECT path, database_name FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return path or name
+
+
+def database_folder_name(database: str) -> str:
+    """A folder name that stands for one database: a readable stem and a hash of where it is."""
+    where = database if is_motherduck(database) or database in (":memory:", "memory") else os.path.abspath(database)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", PurePath(where).name or where)[:40]
+    return f"{stem}-{hashlib.sha256(where.encode()).hexdigest()[:10]}"
 
 
 @contextmanager

@@ -12,24 +12,35 @@ import io
 import re
 import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 from .entities import CODE, ENTITIES, Entity
+from .database import database_folder_name
+from .errors import FinalError
 
 FILE_NAME = re.compile(
     r"^KboOpenData_(?P<number>\d{4})_(?P<year>\d{4})_(?P<month>\d{2})(?:_(?P<day>\d{2}))?_(?P<type>Full|Update)\.zip$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII digits only: "\u0661\u0664\u0660" is not extract 140
 )
-# A Full extract is about 2.1 GB of CSV; text compresses perhaps 10 to 20 times. Anything beyond these
-# is not an extract but a zip bomb.
-MAX_MEMBER_BYTES = 64 * 1024**3
-MAX_COMPRESSION_RATIO = 200
+# A Full extract is about 2.1 GB of CSV (activity.csv alone 1.5 GB); the real extracts compress 2 to 9
+# times (extract 147: at most 8.7). Anything far beyond these is not an extract but a zip bomb.
+MAX_MEMBER_BYTES = 8 * 1024**3
+MAX_EXTRACT_BYTES = 16 * 1024**3  # the members' declared sizes together
+MAX_COMPRESSION_RATIO = 40
+# meta.csv is six short key/value rows (about 150 bytes).
+MAX_META_BYTES = 4096
+MAX_META_FIELD = 200
+# Methods Python's zipfile reads without extra packages; real extracts use deflate.
+SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+# What reading a damaged, encrypted or oddly compressed member raises inside zipfile.
+UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError)
 META_FIELDS = ("SnapshotDate", "ExtractTimestamp", "ExtractType", "ExtractNumber")
 
 
-class ExtractError(Exception):
+class ExtractError(FinalError):
     """Bad input: the message names the file (and the line, where there is one) and the problem."""
 
 
@@ -55,10 +66,6 @@ class Extract:
     extract_timestamp: datetime
     members: tuple[Member, ...]
     warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def partition_key(self) -> str:
-        return partition_key_for(self.file_name)
 
     def member(self, entity: Entity, operation: str) -> Member:
         return next(m for m in self.members if m.entity.table == entity.table and m.operation == operation)
@@ -109,6 +116,13 @@ def _check_member_name(file_name: str, info: zipfile.ZipInfo) -> None:
     parts = PurePosixPath(name).parts
     if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
         raise ExtractError(f"{file_name}: member {info.filename!r} has a path outside the extraction folder")
+    if info.flag_bits & 0x1:
+        raise ExtractError(f"{file_name}: member {info.filename!r} is encrypted: extracts are not")
+    if info.compress_type not in SUPPORTED_COMPRESSION:
+        raise ExtractError(
+            f"{file_name}: member {info.filename!r} uses compression method {info.compress_type}, "
+            "which cannot be read (expected deflate)"
+        )
     if info.file_size > MAX_MEMBER_BYTES or (
         info.file_size > 1024**2 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
     ):
@@ -120,8 +134,11 @@ def _check_member_name(file_name: str, info: zipfile.ZipInfo) -> None:
 
 def _first_line(zf: zipfile.ZipFile, file_name: str, member: str) -> list[str]:
     """The header of a member, parsed; the rest of the file is DuckDB's to check."""
-    with zf.open(member) as raw:
-        head = raw.read(64 * 1024).split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        with zf.open(member) as raw:
+            head = raw.read(64 * 1024).split(b"\n", 1)[0].rstrip(b"\r")
+    except UNREADABLE as exc:
+        raise ExtractError(f"{file_name}/{member}: cannot be read from the ZIP ({type(exc).__name__}: {exc})") from None
     try:
         line = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -129,9 +146,20 @@ def _first_line(zf: zipfile.ZipFile, file_name: str, member: str) -> list[str]:
     return next(csv.reader([line]), [])
 
 
-def _read_meta(zf: zipfile.ZipFile, file_name: str, member: str) -> dict[str, str]:
+def _read_meta(zf: zipfile.ZipFile, file_name: str, info: zipfile.ZipInfo) -> dict[str, str]:
+    member = info.filename
+    too_large = f"{file_name}/{member}: {{}} bytes, more than the {MAX_META_BYTES:,} a meta.csv can hold: refusing"
+    if info.file_size > MAX_META_BYTES:
+        raise ExtractError(too_large.format(f"{info.file_size:,}"))
     try:
-        text = zf.read(member).decode("utf-8-sig")
+        with zf.open(info) as raw:
+            data = raw.read(MAX_META_BYTES + 1)  # bounded, whatever the directory declares
+    except UNREADABLE as exc:
+        raise ExtractError(f"{file_name}/{member}: cannot be read from the ZIP ({type(exc).__name__}: {exc})") from None
+    if len(data) > MAX_META_BYTES:
+        raise ExtractError(too_large.format(f"over {MAX_META_BYTES:,}"))
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ExtractError(f"{file_name}/{member}: not valid UTF-8 ({exc.reason})") from None
     rows = list(csv.reader(io.StringIO(text)))
@@ -143,6 +171,11 @@ def _read_meta(zf: zipfile.ZipFile, file_name: str, member: str) -> dict[str, st
             continue
         if len(row) != 2:
             raise ExtractError(f"{file_name}/{member} line {line_number}: expected 2 fields, found {len(row)}")
+        if max(len(v) for v in row) > MAX_META_FIELD:
+            raise ExtractError(
+                f"{file_name}/{member} line {line_number}: a field of {max(len(v) for v in row):,} characters "
+                f"(at most {MAX_META_FIELD})"
+            )
         meta[row[0].strip()] = row[1].strip()
     missing = [k for k in META_FIELDS if not meta.get(k)]
     if missing:
@@ -187,13 +220,20 @@ def read_extract(path: str | Path) -> Extract:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if not infos:
             raise ExtractError(f"{file_name}: the ZIP is empty")
+        by_name: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
             _check_member_name(file_name, info)
-        by_name = {PurePosixPath(i.filename.replace("\\", "/")).name.lower(): i for i in infos}
+            name = unpacked_name(info.filename)
+            if name in by_name:
+                raise ExtractError(
+                    f"{file_name}: members {by_name[name].filename!r} and {info.filename!r} are both {name}: "
+                    "refusing to guess which one is meant"
+                )
+            by_name[name] = info
         if "meta.csv" not in by_name:
             raise ExtractError(f"{file_name}: meta.csv is missing")
         number, extract_type, snapshot, timestamp = _parse_meta(
-            file_name, _read_meta(zf, file_name, by_name["meta.csv"].filename)
+            file_name, _read_meta(zf, file_name, by_name["meta.csv"])
         )
         if (number, extract_type) != (name_number, name_type):
             raise ExtractError(
@@ -213,6 +253,12 @@ def read_extract(path: str | Path) -> Extract:
                     f"found {','.join(header) or '(nothing)'}"
                 )
             members.append(Member(info.filename, entity, operation, info.compress_size, info.file_size))
+        declared = sum(m.uncompressed_bytes for m in members)
+        if declared > MAX_EXTRACT_BYTES:
+            raise ExtractError(
+                f"{file_name}: its CSVs declare {declared:,} bytes in all, more than {MAX_EXTRACT_BYTES:,}: "
+                "refusing a likely zip bomb"
+            )
         known = {m[0] for m in expected_members(extract_type)} | {"meta.csv"}
         warnings = tuple(
             f"{file_name}: ignoring unknown member {info.filename!r}" for name, info in by_name.items() if name not in known
@@ -230,39 +276,84 @@ def read_extract(path: str | Path) -> Extract:
     )
 
 
-def unpack(extract: Extract, work_dir: Path) -> Path:
-    """Unpack the members the importer reads into work_dir/<sha256 prefix>/; returns that folder.
+def work_folder(work_dir: Path, database: str, extract: Extract) -> Path:
+    """Where one extract's CSVs are unpacked for one database: `<work_dir>/<database>/<NNNN>-<sha256
+    prefix>`. Keyed by database, so two databases importing the same ZIP never share (or remove) each
+    other's files; by content, so a replacement file never reuses the CSVs of the one it replaces."""
+    return Path(work_dir) / database_folder_name(database) / f"{extract.number:04d}-{extract.sha256[:16]}"
+
+
+def remove_work_folders(work_dir: Path, database: str, extract_number: int) -> None:
+    """Remove every unpacking of that extract for that database (whichever file it came from)."""
+    for folder in (Path(work_dir) / database_folder_name(database)).glob(f"{extract_number:04d}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def unpack(extract: Extract, target: Path) -> Path:
+    """Unpack the members the importer reads into `target` (see work_folder); returns it.
 
     Reuses a complete earlier unpacking of the same bytes (a resumed import). Each member is written
-    under a temporary name and renamed, so a folder never holds half a file under its real name.
+    under a temporary name and renamed, so a folder never holds half a file under its real name. Refuses
+    before writing anything when the disk lacks the room; on any failure the folder is removed.
     """
-    target = Path(work_dir) / extract.sha256[:16]
     target.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(extract.path) as zf:
-        for member in extract.members:
-            dest = target / PurePosixPath(member.name.replace("\\", "/")).name.lower()
-            if dest.is_file() and dest.stat().st_size == member.uncompressed_bytes:
-                continue
-            partial = dest.with_suffix(".part")
-            written = 0
-            try:
-                with zf.open(member.name) as src, open(partial, "wb") as out:
-                    while chunk := src.read(1 << 20):
-                        written += len(chunk)
-                        if written > member.uncompressed_bytes:
-                            raise ExtractError(
-                                f"{extract.file_name}/{member.name}: more bytes than the ZIP declares: refusing"
-                            )
-                        out.write(chunk)
-            except (zipfile.BadZipFile, EOFError, OSError) as exc:
-                partial.unlink(missing_ok=True)
-                raise ExtractError(f"{extract.file_name}/{member.name}: cannot be read from the ZIP ({exc})") from None
-            partial.replace(dest)
+    todo = [m for m in extract.members if not _unpacked(target, m)]
+    needed = sum(m.uncompressed_bytes for m in todo)
+    free = shutil.disk_usage(target).free
+    if needed > free:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ExtractError(
+            f"{extract.file_name}: unpacking needs {_mb(needed)} in {target.parent}, only {_mb(free)} free "
+            "(free some space, or point KBO_WORK_DIR at a larger disk)"
+        )
+    try:
+        with zipfile.ZipFile(extract.path) as zf:
+            for member in todo:
+                _unpack_member(zf, extract, member, target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     return target
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n:,} bytes"
+
+
+def _unpacked(folder: Path, member: Member) -> bool:
+    dest = member_path(folder, member)
+    return dest.is_file() and dest.stat().st_size == member.uncompressed_bytes
+
+
+def _unpack_member(zf: zipfile.ZipFile, extract: Extract, member: Member, folder: Path) -> None:
+    dest = member_path(folder, member)
+    partial = dest.with_suffix(".part")
+    written = 0
+    try:
+        with zf.open(member.name) as src, open(partial, "wb") as out:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > member.uncompressed_bytes:
+                    raise ExtractError(f"{extract.file_name}/{member.name}: more bytes than the ZIP declares: refusing")
+                out.write(chunk)
+    except UNREADABLE as exc:
+        partial.unlink(missing_ok=True)
+        raise ExtractError(
+            f"{extract.file_name}/{member.name}: cannot be read from the ZIP ({type(exc).__name__}: {exc})"
+        ) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(dest)
+
+
+def unpacked_name(member_name: str) -> str:
+    """The file a member becomes: its base name, lower case (members are matched case-insensitively)."""
+    return PurePosixPath(member_name.replace("\\", "/")).name.lower()
+
+
 def member_path(folder: Path, member: Member) -> Path:
-    return folder / PurePosixPath(member.name.replace("\\", "/")).name.lower()
+    return folder / unpacked_name(member.name)
 
 
 def count_lines(path: Path) -> int:
@@ -274,7 +365,3 @@ def count_lines(path: Path) -> int:
             lines += chunk.count(b"\n")
             last = chunk[-1:]
     return max(lines + (last != b"\n") - 1, 0)
-
-
-def remove_unpacked(extract_sha256: str, work_dir: Path) -> None:
-    shutil.rmtree(Path(work_dir) / extract_sha256[:16], ignore_errors=True)

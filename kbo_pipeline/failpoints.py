@@ -18,6 +18,8 @@ import os
 import signal
 from pathlib import Path
 
+from .errors import ConfigError
+
 POINTS = ("before_sql", "before_commit", "kill_before_commit")
 
 
@@ -30,7 +32,7 @@ def _entries(spec: str):
         pattern, _, rest = entry.partition(":")
         point, _, marker = rest.partition(":")
         if point not in POINTS:
-            raise ValueError(f"KBO_FAILPOINTS: unknown point {point!r} in {entry!r} (one of {', '.join(POINTS)})")
+            raise ConfigError(f"KBO_FAILPOINTS: unknown point {point!r} in {entry!r} (one of {', '.join(POINTS)})")
         yield pattern, point, marker or None
 
 

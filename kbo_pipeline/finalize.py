@@ -9,12 +9,13 @@ import duckdb
 
 from .database import transaction
 from .entities import ENTITIES
+from .errors import FinalError
 from .primary_names import mark_touched, resolve_touched
 from .rollback import drop_job_staging
 
 
-class UnfinishedBatches(Exception):
-    pass
+class UnfinishedBatches(FinalError):
+    """A job cannot go on while some of its batches are not completed."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _job_status(conn: duckdb.DuckDBPyConnection, job_id: int) -> tuple[str, int,
         "SELECT status, extract_number, names_resolved FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}
     ).fetchone()
     if row is None:
-        raise LookupError(f"no import job {job_id}")
+        raise FinalError(f"no import job {job_id}")
     return row
 
 

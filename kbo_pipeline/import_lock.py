@@ -15,10 +15,11 @@ from pathlib import Path
 
 from . import settings
 from .database import is_motherduck
+from .errors import TransientError
 
 
-class ImportLocked(Exception):
-    pass
+class ImportLocked(TransientError):
+    """Another import of the same database held the lock for the whole wait."""
 
 
 def sidecar(database: str, suffix: str) -> Path:

@@ -89,10 +89,11 @@ class RollbackConfig(Config):
 
 
 @op(retry_policy=TRANSIENT_RETRIES)
-def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase) -> dict:
-    """Undo one extract (the latest applied, or an unfinished newer one) in one transaction."""
+def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase, kbo_paths: KboPaths) -> dict:
+    """Undo one extract (the latest applied, or an unfinished newer one) in one transaction, and remove
+    whatever of it is still unpacked."""
     with failing_clearly(), kbo_db.get_connection() as conn:
-        result = rollback_extract(conn, config.extract_number)
+        result = rollback_extract(conn, config.extract_number, kbo_paths.work_dir)
     context.log.info(
         f"extract {result.extract_number} rolled back: {result.rows_removed} rows removed, "
         f"{result.rows_restored} rows current again, {result.names_resolved} primary names recomputed"

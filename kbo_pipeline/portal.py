@@ -15,14 +15,19 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+from .errors import FinalError, TransientError
 from .extract import FILE_NAME, parse_file_name
 
 DEFAULT_BASE = "https://kbopub.economie.fgov.be/kbo-open-data"
 LINK = re.compile(r'href="([^"]*?(KboOpenData_[^"/?#]+\.zip))"', re.IGNORECASE)
 
 
-class PortalError(Exception):
-    pass
+class PortalError(FinalError):
+    """The portal refused (bad credentials, not a ZIP, HTTP error)."""
+
+
+class PortalUnreachable(PortalError, TransientError):
+    """The portal could not be reached: the network, or the portal itself, may come back."""
 
 
 def portal_settings() -> tuple[str, str | None, str | None]:
@@ -66,7 +71,7 @@ class PortalClient:
         except urllib.error.HTTPError as exc:
             status = exc.code
         except urllib.error.URLError as exc:
-            raise PortalError(f"cannot reach the portal at {self.base}: {exc.reason}") from None
+            raise PortalUnreachable(f"cannot reach the portal at {self.base}: {exc.reason}") from None
         if status not in (200, 302) or not len(self.jar):
             raise PortalError(f"login to {self.base} failed (HTTP {status}, no session cookie): check KBO_USERNAME and KBO_PASSWORD")
         self._get(f"{self.base}/signup?form=&lang=en").close()
@@ -78,7 +83,7 @@ class PortalClient:
         except urllib.error.HTTPError:
             raise
         except urllib.error.URLError as exc:
-            raise PortalError(f"cannot reach the portal at {self.base}: {exc.reason}") from None
+            raise PortalUnreachable(f"cannot reach the portal at {self.base}: {exc.reason}") from None
 
     def _with_session(self, attempt):
         """Run attempt(); on a 401 (or an answer attempt() finds empty), log in again and retry once."""

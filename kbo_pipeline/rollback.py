@@ -2,17 +2,20 @@
 names are recomputed, `code` is restored, and its job is marked rolled back. One transaction."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
-from .database import transaction
+from .database import database_of, transaction
 from .entities import ENTITIES
+from .errors import FinalError
+from .extract import remove_work_folders
 from .primary_names import mark_touched, resolve_touched
 from .schema import render
 
 
-class RollbackError(Exception):
-    pass
+class RollbackError(FinalError):
+    """A rollback refused: it would leave the history inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,9 @@ def drop_job_staging(conn: duckdb.DuckDBPyConnection, job_id: int) -> None:
     conn.execute("DELETE FROM import_staging_code WHERE job_id = $job_id", {"job_id": job_id})
 
 
-def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> RollbackResult:
-    """Undo extract N: the latest applied one, or an unfinished one newer than that."""
+def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int, work_dir: Path | str | None = None) -> RollbackResult:
+    """Undo extract N: the latest applied one, or an unfinished one newer than that. With `work_dir`,
+    whatever of it is still unpacked there (an interrupted attempt) is removed too."""
     with transaction(conn):
         job = conn.execute(
             "SELECT job_id, status FROM import_jobs WHERE extract_number = $n", {"n": extract_number}
@@ -59,6 +63,18 @@ def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> Ro
             )
         if status != "completed" and latest is not None and extract_number < latest:
             raise RollbackError(f"extract {extract_number} is older than the latest applied extract {latest}")
+        newer = conn.execute(
+            "SELECT j.extract_number FROM import_jobs j WHERE j.extract_number > $n "
+            "AND j.status IN ('staging', 'processing', 'failed') AND EXISTS (SELECT 1 FROM import_job_batches b "
+            "WHERE b.job_id = j.job_id AND b.status = 'completed') ORDER BY 1 DESC LIMIT 1",
+            {"n": extract_number},
+        ).fetchone()
+        if newer:
+            # Its batches retired rows of extract N; undoing N under them would leave those retired for good.
+            raise RollbackError(
+                f"extract {newer[0]} is unfinished and has applied batches on top of extract {extract_number}: "
+                f"roll back {newer[0]} first"
+            )
         mark_touched(conn, extract_number)
         removed, restored = undo_extract_rows(conn, extract_number)
         names = resolve_touched(conn)
@@ -76,4 +92,6 @@ def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> Ro
             "error_message = NULL WHERE job_id = $j",
             {"j": job_id},
         )
+    if work_dir is not None:
+        remove_work_folders(Path(work_dir), database_of(conn), extract_number)
     return RollbackResult(extract_number, job_id, removed, restored, names, bool(status == "completed" and backup))

@@ -1,6 +1,7 @@
 """Bad input gets a clear error naming the file (and line) and changes nothing: a catalogue of
 malformed extracts, each applied to a database that holds the real extract 147."""
 
+import random
 import zipfile
 from pathlib import Path
 
@@ -70,6 +71,51 @@ def _gap(folder: Path) -> Path:
     return write_zip(folder, members, "KboOpenData_0150_2025_10_15_Update.zip")
 
 
+def _patched_member(member: str, patch):
+    """Extract 148 with the stored bytes of one member changed by patch(zip bytes, its ZipInfo)."""
+    def build(folder: Path) -> Path:
+        path = write_zip(folder, members_148())
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo(member)
+        data = bytearray(path.read_bytes())
+        patch(data, info)
+        path.write_bytes(bytes(data))
+        return path
+    return build
+
+
+def _corrupt_data(data: bytearray, info: zipfile.ZipInfo) -> None:
+    name_length, extra_length = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_length + extra_length
+    for i in range(start + 10, start + info.compress_size - 10, 7):
+        data[i] ^= 0x5A
+
+
+def _central_entry(data: bytearray, info: zipfile.ZipInfo) -> int:
+    """Offset of the member's central directory entry."""
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        name_length = int.from_bytes(data[at + 28:at + 30], "little")
+        if bytes(data[at + 46:at + 46 + name_length]) == info.filename.encode():
+            return at
+        at = data.find(b"PK\x01\x02", at + 4)
+    raise AssertionError(info.filename)
+
+
+def _set_method(method: int):
+    def patch(data: bytearray, info: zipfile.ZipInfo) -> None:
+        data[info.header_offset + 8:info.header_offset + 10] = method.to_bytes(2, "little")
+        central = _central_entry(data, info)
+        data[central + 10:central + 12] = method.to_bytes(2, "little")
+    return patch
+
+
+def _set_encrypted(data: bytearray, info: zipfile.ZipInfo) -> None:
+    data[info.header_offset + 6] |= 0x1
+    data[_central_entry(data, info) + 8] |= 0x1
+
+
 CATALOGUE = {
     "not a zip": (raw_file(b"<html>Session expired</html>"), "not a valid ZIP file"),
     "truncated zip": (_truncated, "not a valid ZIP file"),
@@ -99,6 +145,28 @@ CATALOGUE = {
         "contact_insert.csv line 2: Value with unterminated quote found.",
     ),
     "update out of sequence": (_gap, "out of sequence: extract 148 is missing"),
+    "compressed data that fails to decompress": (
+        _patched_member("activity_insert.csv", _corrupt_data),
+        "activity_insert.csv: cannot be read from the ZIP",
+    ),
+    "encrypted member": (_patched_member("contact_insert.csv", _set_encrypted), "member 'contact_insert.csv' is encrypted"),
+    "unsupported compression method": (
+        _patched_member("address_insert.csv", _set_method(98)),
+        "member 'address_insert.csv' uses compression method 98",
+    ),
+    "meta.csv too large": (
+        # Incompressible, so that it is not refused as a zip bomb first.
+        changed(lambda m: m.update({"meta.csv": m["meta.csv"] + b'"Padding","' + random.Random(1).randbytes(2_500_000).hex().encode() + b'"\n'})),
+        "meta.csv: 5,000,",
+    ),
+    "meta.csv with an absurdly long field": (
+        changed(lambda m: m.update({"meta.csv": m["meta.csv"] + b'"Note","' + b"x" * 1000 + b'"\n'})),
+        "meta.csv line 7: a field of 1,000 characters",
+    ),
+    "the same member twice": (
+        changed(lambda m: m.update({"data/ACTIVITY_INSERT.csv": m["activity_insert.csv"]})),
+        "are both activity_insert.csv",
+    ),
 }
 
 
@@ -125,6 +193,8 @@ def test_a_malformed_extract_fails_clearly_and_changes_nothing(case, db_with_147
     ).fetchone()
     assert status == "failed" and error == str(info.value)
     assert db_with_147.execute("SELECT count(*) FROM import_staging_activity").fetchone()[0] == 0
+    # Nothing of the failed attempt is left in the work folder.
+    assert not [p for p in work_dir.rglob("*") if p.is_file()]
 
 
 def test_the_catalogue_is_at_least_fifteen_cases():
@@ -154,6 +224,49 @@ def test_a_bad_file_name_is_refused(tmp_path):
 def test_monthly_and_daily_names_are_accepted():
     assert parse_file_name("KboOpenData_0137_2025_07_Full.zip") == (137, "full")
     assert parse_file_name("KboOpenData_0147_2025_10_12_Update.zip") == (147, "update")
+
+
+def test_the_extract_number_is_ascii_digits_only():
+    with pytest.raises(ExtractError, match="not a KBO extract name"):
+        parse_file_name("KboOpenData_\u0660\u0661\u0664\u0660_2025_10_12_Update.zip")  # Arabic-Indic 0140
+
+
+def test_the_declared_size_of_all_members_is_capped(db_with_147, work_dir, tmp_path, monkeypatch):
+    path = write_zip(tmp_path / "bad", members_148())
+    monkeypatch.setattr("kbo_pipeline.extract.MAX_EXTRACT_BYTES", 1_000_000)  # the real one is 16 GiB
+    with pytest.raises(ExtractError, match=r"its CSVs declare [\d,]+ bytes in all, more than 1,000,000"):
+        import_extract(db_with_147, path, work_dir)
+
+
+def test_unpacking_refuses_without_the_disk_space_and_says_how_much(db_with_147, work_dir, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    path = write_zip(tmp_path / "bad", members_148())
+    before = table_checksums(db_with_147)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9 - 4096, 4096))
+    with pytest.raises(ExtractError, match=r"unpacking needs 2 MB in .*, only 4,096 bytes free") as info:
+        import_extract(db_with_147, path, work_dir)
+    assert str(info.value).startswith(NAME)
+    assert table_checksums(db_with_147) == before
+    assert db_with_147.execute("SELECT status FROM import_jobs WHERE extract_number = 148").fetchone()[0] == "failed"
+    assert not list(work_dir.rglob("*.csv")) and not list(work_dir.rglob("*.part"))
+
+
+def test_a_bug_keeps_its_traceback_and_an_expected_error_its_message_alone():
+    from dagster import Failure
+
+    from kbo_pipeline.step_errors import failing_clearly
+
+    with pytest.raises(Failure) as expected:
+        with failing_clearly():
+            raise ExtractError("x.zip: meta.csv is missing")
+    assert expected.value.description == "x.zip: meta.csv is missing" and expected.value.__cause__ is None
+    with pytest.raises(Failure) as bug:
+        with failing_clearly():
+            {}["missing"]
+    assert bug.value.description == "KeyError: 'missing'" and isinstance(bug.value.__cause__, KeyError)
 
 
 def test_values_are_bound_not_formatted(db, work_dir, samples):

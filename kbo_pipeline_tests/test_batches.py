@@ -3,6 +3,7 @@
 import pytest
 
 from kbo_pipeline.batches import apply_batch
+from kbo_pipeline.errors import ConfigError
 from kbo_pipeline.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
 from kbo_pipeline.importer import batch_sizes, import_extract
 from kbo_pipeline.staging import plan_batch_sizes
@@ -25,9 +26,9 @@ def test_default_sizes_follow_the_design_and_full_loads_get_their_own():
 def test_size_overrides_per_table_and_operation():
     sizes = batch_sizes("update", {"activity": 100, "activity_delete": 40})
     assert sizes[("activity", "insert")] == 100 and sizes[("activity", "delete")] == 40
-    with pytest.raises(ValueError, match="unknown batch size keys: activty"):
+    with pytest.raises(ConfigError, match="unknown batch size keys: activty"):
         batch_sizes("update", {"activty": 1})
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ConfigError, match="at least 1"):
         batch_sizes("update", {"branch": 0})
 
 

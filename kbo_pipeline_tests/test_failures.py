@@ -9,6 +9,7 @@ from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstruc
 from kbo_pipeline.database import connect, is_transient
 from kbo_pipeline.definitions import get_import_job
 from kbo_pipeline.entities import TABLES
+from kbo_pipeline.errors import ConfigError
 from kbo_pipeline.failpoints import FailpointHit, hit
 from kbo_pipeline.importer import import_extract
 from kbo_pipeline.rollback import RollbackError, rollback_extract
@@ -37,7 +38,7 @@ def test_failpoints_fire_only_where_and_while_told(monkeypatch, tmp_path):
     with pytest.raises(FailpointHit):
         hit("before_sql", "branch_delete_0001")
     monkeypatch.setenv("KBO_FAILPOINTS", "x:sometime")
-    with pytest.raises(ValueError, match="unknown point 'sometime'"):
+    with pytest.raises(ConfigError, match="unknown point 'sometime'"):
         hit("before_sql", "x")
 
 
@@ -145,6 +146,70 @@ def test_an_unfinished_extract_can_be_rolled_back(db, work_dir, samples):
     rollback_extract(db, 141)
     assert table_checksums(db) == before
     assert db.execute("SELECT count(*) FROM import_staging_activity").fetchone()[0] == 0
+
+
+def test_a_rollback_under_a_newer_unfinished_extract_with_applied_batches_is_refused(db, work_dir, samples):
+    from kbo_pipeline.batches import apply_batch
+
+    from .checks import staged_batches
+
+    for path in samples[:2]:
+        import_extract(db, path, work_dir)
+    before = table_checksums(db)
+    _, batches = staged_batches(db, samples[2], work_dir, SIZES)
+    for batch in batches[:5]:
+        apply_batch(db, batch)
+    partly = table_checksums(db)
+    with pytest.raises(RollbackError, match="extract 142 is unfinished and has applied batches on top of extract 141: roll back 142 first"):
+        rollback_extract(db, 141)
+    assert table_checksums(db) == partly
+    rollback_extract(db, 142)
+    assert table_checksums(db) == before
+    rollback_extract(db, 141)
+    assert_equals_replay(db, samples[:1])
+
+
+def test_unpacked_files_are_keyed_by_database_and_removed_after_any_outcome(tmp_path, samples):
+    """Two databases importing the same ZIP into one work folder neither share nor remove each other's
+    files; a replacement and a rollback remove what an interrupted attempt had unpacked."""
+    import zipfile
+
+    from kbo_pipeline.database import database_of
+    from kbo_pipeline.extract import read_extract, work_folder
+    from kbo_pipeline.importer import prepare, unpack_job
+
+    def files():
+        return sorted(p.relative_to(work) for p in work.rglob("*") if p.is_file())
+
+    def interrupted_after_unpacking(conn, path):
+        extract, start = prepare(conn, path)
+        return unpack_job(conn, extract, start.job_id, work)
+
+    work = tmp_path / "work"
+    with connect(str(tmp_path / "a.duckdb")) as a, connect(str(tmp_path / "b.duckdb")) as b:
+        extract = read_extract(samples[0])
+        assert work_folder(work, database_of(a), extract) != work_folder(work, database_of(b), extract)
+        folder_a, folder_b = (interrupted_after_unpacking(conn, samples[0]) for conn in (a, b))
+        import_extract(a, samples[0], work)  # stages, then removes a's files only
+        assert not folder_a.exists() and len(list(folder_b.glob("*.csv"))) == 8  # code.csv and the seven tables
+        import_extract(b, samples[0], work)
+        assert files() == []
+
+        # A replacement: other bytes for the same extract remove the first attempt's files.
+        interrupted_after_unpacking(a, samples[1])
+        other_bytes = tmp_path / "other" / samples[1].name
+        other_bytes.parent.mkdir()
+        with zipfile.ZipFile(samples[1]) as src, zipfile.ZipFile(other_bytes, "w", zipfile.ZIP_STORED) as dst:
+            for name in src.namelist():
+                dst.writestr(name, src.read(name))
+        extract_b, start = prepare(a, other_bytes, work_dir=work)
+        assert start.action == "replace" and files() == []
+
+        # A rollback of the unfinished job removes what it had unpacked.
+        unpack_job(a, extract_b, start.job_id, work)
+        assert files()
+        rollback_extract(a, 141, work)
+        assert files() == []
 
 
 def test_the_rollback_job_and_command(dagster_home, tmp_path, samples):

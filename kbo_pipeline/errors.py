@@ -1,0 +1,24 @@
+"""The project's own errors: one base, split by what a retry would do.
+
+A `FinalError` (bad input, an extract out of sequence, a refused rollback, bad configuration) gives the
+same answer however often it is retried: the step fails at once with its message, no traceback needed.
+A `TransientError` (another import holds the database, the portal cannot be reached) may go away: the
+steps' retry policy tries again. Any other exception is a bug or an environment fault and keeps its
+traceback.
+"""
+
+
+class KboError(Exception):
+    """Base of the errors this project raises on purpose; the message is written for the operator."""
+
+
+class FinalError(KboError):
+    """Retrying the same work with the same input fails the same way."""
+
+
+class TransientError(KboError):
+    """Retrying the same work later may succeed."""
+
+
+class ConfigError(FinalError):
+    """A setting, run config value or command-line argument is not valid."""
