@@ -112,12 +112,12 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
 
 def run_fetch(database: str, landing: Path) -> int:
     from .ledger_state import current_ledger
-    from .portal import PortalClient, PortalError, fetch_new, portal_settings
+    from .portal import PortalError, fetch_new, portal_client, portal_settings
 
-    base, username, password = portal_settings()
+    base = portal_settings()[0]
     state = current_ledger(database) or {}
     try:
-        fetched = fetch_new(PortalClient(base, username, password), landing, state.get("latest_applied"))
+        fetched = fetch_new(portal_client(), landing, state.get("latest_applied"))
     except PortalError as exc:
         print(f"fetch: {exc}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ from .batches import Batch, apply_batch, plan_batches
 from .finalize import resolve_names, table_summaries
 from .entities import TABLES
 from .resources import KboDatabase, KboPaths
-from .portal import PortalClient, portal_settings
+from .portal import portal_client
 from .rollback import rollback_extract
 from .status import job_progress
 from .step_errors import TRANSIENT_RETRIES, failing_clearly
@@ -114,9 +114,8 @@ class FetchConfig(Config):
 @op(retry_policy=TRANSIENT_RETRIES)
 def kbo_fetch_extract(context: OpExecutionContext, config: FetchConfig, kbo_paths: KboPaths) -> str:
     """Download one extract from the portal into the landing folder (credentials from the environment)."""
-    base, username, password = portal_settings()
     with failing_clearly():
-        path = PortalClient(base, username, password).download(config.file_name, Path(kbo_paths.landing_dir))
+        path = portal_client().download(config.file_name, Path(kbo_paths.landing_dir))
     context.log.info(f"landed {path}")
     context.add_output_metadata({"bytes": path.stat().st_size, "path": str(path)})
     return str(path)

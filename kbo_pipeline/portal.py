@@ -2,7 +2,10 @@
 listing page, one download per file; a 401 or an empty listing means the session expired: log in again
 and retry once. Downloads land atomically (temporary name, verified as a ZIP, then renamed).
 
-Credentials come from KBO_USERNAME / KBO_PASSWORD and never appear in a message or a log line.
+Credentials come from KBO_USERNAME / KBO_PASSWORD and never appear in a message or a log line. The
+portal is spoken to over https only (plain http only where KBO_PORTAL_ALLOW_HTTP says so, for a test
+portal on this machine), redirects stay on its host and scheme, and a download is capped in size and
+checked against its Content-Length.
 """
 
 import os
@@ -19,6 +22,8 @@ from .errors import FinalError, TransientError
 from .extract import FILE_NAME, parse_file_name
 
 DEFAULT_BASE = "https://kbopub.economie.fgov.be/kbo-open-data"
+# A Full extract ZIP is a few hundred MB; anything far larger is not one.
+DEFAULT_MAX_DOWNLOAD_BYTES = 4 * 1024**3
 LINK = re.compile(r'href="([^"]*?(KboOpenData_[^"/?#]+\.zip))"', re.IGNORECASE)
 
 
@@ -38,11 +43,36 @@ def portal_settings() -> tuple[str, str | None, str | None]:
     )
 
 
+def portal_client(timeout: float = 120) -> "PortalClient":
+    """The client the environment describes (KBO_PORTAL_URL, credentials, KBO_PORTAL_ALLOW_HTTP,
+    KBO_PORTAL_MAX_BYTES)."""
+    base, username, password = portal_settings()
+    try:
+        max_bytes = int(os.environ.get("KBO_PORTAL_MAX_BYTES", DEFAULT_MAX_DOWNLOAD_BYTES))
+    except ValueError:
+        raise PortalError(f"KBO_PORTAL_MAX_BYTES must be a number of bytes, not {os.environ['KBO_PORTAL_MAX_BYTES']!r}") from None
+    allow_http = os.environ.get("KBO_PORTAL_ALLOW_HTTP", "").lower() in ("1", "true", "yes", "on")
+    return PortalClient(base, username, password, timeout=timeout, allow_http=allow_http, max_download_bytes=max_bytes)
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """The login answers 302: keep that answer (and its cookies) instead of following it."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to the portal's own scheme and host: the session cookies go nowhere else."""
+
+    def __init__(self, base: str):
+        self.origin = urllib.parse.urlsplit(base)[:2]
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
+        if (target.scheme, target.netloc) != self.origin:
+            raise PortalError(f"the portal redirected to {target.scheme}://{target.netloc}, not its own {'://'.join(self.origin)}: refusing")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 @dataclass
@@ -51,13 +81,21 @@ class PortalClient:
     username: str = field(repr=False)
     password: str = field(repr=False)
     timeout: float = 120
+    allow_http: bool = False  # plain http, for a test portal only
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
     jar: CookieJar = field(default_factory=CookieJar, repr=False)
 
     def __post_init__(self):
         if not self.username or not self.password:
             raise PortalError("KBO_USERNAME and KBO_PASSWORD must be set to download from the portal")
+        scheme = urllib.parse.urlsplit(self.base).scheme
+        if scheme != "https" and not (scheme == "http" and self.allow_http):
+            raise PortalError(
+                f"KBO_PORTAL_URL must be an https address, not {self.base!r} (credentials would travel in clear; "
+                "KBO_PORTAL_ALLOW_HTTP=1 allows http for a test portal)"
+            )
         cookies = urllib.request.HTTPCookieProcessor(self.jar)
-        self._opener = urllib.request.build_opener(cookies)
+        self._opener = urllib.request.build_opener(cookies, _SameOriginRedirects(self.base))
         self._login_opener = urllib.request.build_opener(cookies, _NoRedirect)
         self._logged_in = False
 
@@ -112,6 +150,25 @@ class PortalClient:
 
         return self._with_session(attempt)
 
+    def _copy_checked(self, name: str, response, out) -> None:
+        """Copy a download, refusing more than max_download_bytes and anything but the announced length."""
+        announced = response.headers.get("Content-Length")
+        try:
+            expected = int(announced) if announced is not None else None
+        except ValueError:
+            raise PortalError(f"{name}: the portal announced a Content-Length of {announced!r}") from None
+        cap = f"more than the {self.max_download_bytes:,} bytes a download may have (KBO_PORTAL_MAX_BYTES)"
+        if expected is not None and expected > self.max_download_bytes:
+            raise PortalError(f"{name}: the portal announced {expected:,} bytes, {cap}")
+        received = 0
+        while chunk := response.read(1 << 20):
+            received += len(chunk)
+            if received > self.max_download_bytes:
+                raise PortalError(f"{name}: {cap}")
+            out.write(chunk)
+        if expected is not None and received != expected:
+            raise PortalError(f"{name}: the download ended after {received:,} of the {expected:,} bytes announced")
+
     def download(self, name: str, folder: Path) -> Path:
         """Download one extract into folder, atomically; returns its path."""
         if not FILE_NAME.match(name):
@@ -122,8 +179,7 @@ class PortalClient:
 
         def attempt():
             with self._get(f"{self.base}/affiliation/xml/files/{urllib.parse.quote(name)}") as response, open(partial, "wb") as out:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
+                self._copy_checked(name, response, out)
             return partial
 
         try:

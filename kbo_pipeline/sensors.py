@@ -13,7 +13,7 @@ from . import settings
 from .assets import extract_partitions
 from .extract import partition_key_for
 from .landing import choose_next, content_key, list_landing, remember, stable_files
-from .portal import PortalClient, PortalError, portal_settings, wanted_extracts
+from .portal import PortalError, portal_client, portal_settings, wanted_extracts
 from .ledger_state import current_ledger
 
 
@@ -80,10 +80,9 @@ def build_portal_sensor(fetch_job):
         description="Downloads new extracts from the KBO open-data portal into the landing folder.",
     )
     def kbo_portal_sensor(context: SensorEvaluationContext):
-        base, username, password = portal_settings()
         state = current_ledger(settings.database_path()) or {}
         try:
-            offered = PortalClient(base, username, password, timeout=30).list_extracts()
+            offered = portal_client(timeout=30).list_extracts()
         except PortalError as exc:
             return SkipReason(str(exc))
         wanted = wanted_extracts(offered, settings.landing_dir(), state.get("latest_applied"))

@@ -18,6 +18,8 @@ class FakePortal:
         self.sessions: set[str] = set()
         self.empty_listings = 0  # answer this many listings with no links (an expired session's page)
         self.logins = 0
+        self.redirect_downloads_to: str | None = None  # answer downloads with a 302 to this address
+        self.content_length_delta = 0  # announce this many bytes more than a download sends
         self.requests: list[str] = []
         portal = self
 
@@ -72,13 +74,21 @@ class FakePortal:
                     name = urllib.parse.unquote(path.rsplit("/", 1)[1])
                     if name not in portal.files:
                         return self._send(404, b"")
-                    return self._send(200, portal.files[name], "application/zip")
+                    if portal.redirect_downloads_to:
+                        self.send_response(302)
+                        self.send_header("Location", portal.redirect_downloads_to + name)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    return self._send(200, portal.files[name], "application/zip", portal.content_length_delta)
+                if path.startswith(f"{PREFIX}/elsewhere/"):  # a same-origin redirect target
+                    return self._send(200, portal.files[urllib.parse.unquote(path.rsplit("/", 1)[1])], "application/zip")
                 return self._send(404, b"")
 
-            def _send(self, status, body, content_type="text/html"):
+            def _send(self, status, body, content_type="text/html", length_delta=0):
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(body) + length_delta))
                 self.end_headers()
                 self.wfile.write(body)
 
