@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 
 from . import settings
-from .database import connect
+from .database import connect, is_motherduck
+from .errors import ConfigError, KboError
 from .extract import ExtractError, parse_file_name
 from .status import job_report, jobs_table, read_with_retries
 
@@ -22,16 +23,22 @@ def _database_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def resolve_database(database: str) -> str:
+    """An absolute path (or the md: name): what every command prints, so that a command run from another
+    folder cannot silently create and fill a new database."""
+    return database if is_motherduck(database) or database == ":memory:" else str(Path(database).resolve())
+
+
 def _already_applied(database: str, zip_path: Path) -> str | None:
     """The reason to skip this ZIP, read from the database's ledger; None when it must run."""
-    if not database.startswith("md:") and not Path(database).exists():
+    if not is_motherduck(database) and not Path(database).exists():
         return None
     try:
         number = parse_file_name(zip_path.name)[0]  # the run validates the file; the name is enough here
     except ExtractError:
         return None  # the run records the failure
     try:
-        with connect(database, read_only=not database.startswith("md:")) as conn:
+        with connect(database, read_only=not is_motherduck(database)) as conn:
             row = conn.execute(
                 "SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}
             ).fetchone()
@@ -45,7 +52,7 @@ def _already_applied(database: str, zip_path: Path) -> str | None:
     return None
 
 
-def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None) -> int:
+def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None, accept_drift: bool = False) -> int:
     """Each ZIP becomes a run of the kbo_import job on the instance ($DAGSTER_HOME), in the order given."""
     settings.ensure_dagster_home()
     from dagster import DagsterInstance
@@ -54,18 +61,21 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
     from .runs import ProgressBar, launch_import, step_errors
 
     instance = DagsterInstance.get()
+    print(f"database: {database}" + ("" if is_motherduck(database) or Path(database).exists() else " (new)"))
     for zip_path in zip_paths:
         skip = _already_applied(database, zip_path)
         if skip:
             print(f"{zip_path.name}: skipped, {skip}")
             continue
-        print(f"{zip_path.name}: importing into {database}", flush=True)
+        print(f"{zip_path.name}: importing", flush=True)
         # On a terminal: a progress bar, and only warnings from the run's log. Otherwise: its log lines.
         terminal = sys.stdout.isatty()
         level = os.environ.get("KBO_LOG_LEVEL", "WARNING" if terminal else "INFO")
         progress = ProgressBar(database, zip_path, sys.stdout) if terminal else contextlib.nullcontext()
         try:
-            with progress, launch_import(instance, zip_path, database, batch_sizes=batch_sizes, log_level=level) as result:
+            with progress, launch_import(
+                instance, zip_path, database, batch_sizes=batch_sizes, log_level=level, accept_drift=accept_drift
+            ) as result:
                 success, run_id, errors = result.success, result.run_id, step_errors(result)
         except DagsterError as exc:  # the run could not start, e.g. another import holds the database
             print(f"{zip_path.name}: FAILED: {root_cause(exc)}", file=sys.stderr)
@@ -80,7 +90,7 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
 
 
 def run_status(database: str, job_id: int | None, watch: bool) -> int:
-    if not database.startswith("md:") and not Path(database).exists():
+    if not is_motherduck(database) and not Path(database).exists():
         print(f"{database}: no database yet")
         return 1
 
@@ -88,7 +98,7 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
         state = conn.execute(
             "SELECT status FROM import_jobs WHERE job_id = coalesce($j, (SELECT max(job_id) FROM import_jobs))", {"j": job_id}
         ).fetchone()
-        return jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[0] if state else None
+        return f"database: {database}\n\n" + jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[0] if state else None
 
     def busy(message: str) -> None:
         print(message, file=sys.stderr)
@@ -116,6 +126,7 @@ def run_fetch(database: str, landing: Path) -> int:
 
     base = portal_settings()[0]
     state = current_ledger(database) or {}
+    print(f"database: {database} (for what is applied), landing folder: {landing.resolve()}")
     try:
         fetched = fetch_new(portal_client(), landing, state.get("latest_applied"))
     except PortalError as exc:
@@ -140,6 +151,7 @@ def run_rollback(database: str, extract_number: int) -> int:
 
     from .runs import launch_rollback, step_errors
 
+    print(f"database: {database}")
     with launch_rollback(DagsterInstance.get(), extract_number, database) as result:
         if not result.success:
             print(f"rollback of extract {extract_number}: FAILED (run {result.run_id})", file=sys.stderr)
@@ -150,12 +162,18 @@ def run_rollback(database: str, extract_number: int) -> int:
     return 0
 
 
-def _parse_sizes(values: list[str]) -> dict[str, int]:
-    sizes = {}
-    for value in values or []:
-        key, _, number = value.partition("=")
-        sizes[key] = int(number)
-    return sizes
+def batch_size_arg(value: str) -> tuple[str, int]:
+    """`TABLE[_OPERATION]=ROWS`, checked here so that a typo is a usage error, not a failed run."""
+    from .importer import batch_sizes
+
+    key, equals, number = value.partition("=")
+    if not equals or not number.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not TABLE[_OPERATION]=ROWS (e.g. activity=500)")
+    try:
+        batch_sizes("update", {key: int(number)})
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return key, int(number)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("import", help="apply extract ZIPs, in the order given, each as a Dagster run")
     _database_arg(p)
     p.add_argument("zips", nargs="+", type=Path, metavar="ZIP")
-    p.add_argument("--batch-size", action="append", metavar="TABLE[_OPERATION]=ROWS", help="override a batch size")
+    p.add_argument("--batch-size", action="append", type=batch_size_arg, metavar="TABLE[_OPERATION]=ROWS",
+                   help="override a batch size")
+    p.add_argument("--accept-drift", action="store_true",
+                   help="apply a Full to a database holding data even when a table differs by more than 5 %%")
 
     p = commands.add_parser("status", help="the import jobs and, for the latest (or --job), per-table batch progress")
     _database_arg(p)
@@ -201,10 +222,17 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench
 
         return bench(args.bench_args)
-    database = getattr(args, "database", None) or settings.database_path()
+    database = resolve_database(getattr(args, "database", None) or settings.database_path())
+    try:
+        return _run(args, database)
+    except KboError as exc:  # bad input or a refusal: the message says it all
+        print(f"kbo {args.command}: {exc}", file=sys.stderr)
+        return 1
 
+
+def _run(args: argparse.Namespace, database: str) -> int:
     if args.command == "import":
-        return run_import(database, args.zips, _parse_sizes(args.batch_size))
+        return run_import(database, args.zips, dict(args.batch_size or []), args.accept_drift)
     if args.command == "fetch":
         return run_fetch(database, args.landing or settings.landing_dir())
     if args.command == "rollback":

@@ -8,6 +8,7 @@ from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job, 
 
 from .assets import ASSETS, GROUP
 from .checks import CHECKS
+from .console_log import kbo_console_logger
 from .ops import kbo_fetch_extract, kbo_rollback_extract
 from .resources import default_resources
 from .sensors import build_extract_sensor, build_portal_sensor
@@ -44,6 +45,7 @@ defs = Definitions(
     jobs=[kbo_import_job, kbo_rollback, kbo_fetch],
     sensors=[kbo_extract_sensor, kbo_portal_sensor],
     resources=default_resources(),
+    loggers={"console": kbo_console_logger},
 )
 
 

@@ -72,7 +72,7 @@ def check_drift(file_name: str, drifts: list[Drift], accept: bool) -> None:
         listed = ", ".join(f"{d.table} {d.ratio:.1%}" for d in too_much)
         raise ExtractError(
             f"{file_name}: the Full differs from the database by more than {FAIL_DRIFT:.0%} ({listed}); "
-            "set accept_drift to apply it anyway"
+            "apply it anyway with accept_drift (run config ops.kbo_staging.config.accept_drift, or kbo import --accept-drift)"
         )
 
 

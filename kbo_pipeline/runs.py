@@ -8,7 +8,7 @@ from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstruc
 
 from . import settings
 from .definitions import get_import_job, get_rollback_job
-from .extract import parse_file_name, partition_key_for
+from .extract import ExtractError, parse_file_name, partition_key_for
 
 
 def import_run_config(
@@ -17,11 +17,12 @@ def import_run_config(
     work_dir: str | None = None,
     batch_sizes: dict[str, int] | None = None,
     log_level: str | None = None,
+    accept_drift: bool = False,
 ) -> dict:
     config = {
         "ops": {
             "kbo_extract": {"config": {"zip_path": str(zip_path)}},
-            "kbo_staging": {"config": {"batch_sizes": batch_sizes or {}}},
+            "kbo_staging": {"config": {"batch_sizes": batch_sizes or {}, "accept_drift": accept_drift}},
         },
         "resources": {"kbo_db": {"config": {"database": database}}},
         "loggers": {"console": {"config": {"log_level": log_level or os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
@@ -40,6 +41,7 @@ def launch_import(
     work_dir: str | None = None,
     batch_sizes: dict[str, int] | None = None,
     log_level: str | None = None,
+    accept_drift: bool = False,
 ) -> JobExecutionResult:
     """Run the import of one ZIP to the end in this process; the caller closes the result."""
     zip_path = Path(zip_path).resolve()
@@ -48,7 +50,7 @@ def launch_import(
     return execute_job(
         reconstructable(get_import_job),
         instance=instance,
-        run_config=import_run_config(zip_path, database, work_dir, batch_sizes, log_level),
+        run_config=import_run_config(zip_path, database, work_dir, batch_sizes, log_level, accept_drift),
         tags={"dagster/partition": key, "kbo/source": "cli"},
         raise_on_error=False,
     )
@@ -64,8 +66,18 @@ def step_errors(result: JobExecutionResult) -> list[str]:
         cause = error
         while cause.cause is not None and "resource" in cause.message.lower():
             cause = cause.cause  # "Error executing resource_fn..." says less than what it wraps
-        errors.append(f"{event.step_key or 'run'}: {cause.message.strip()}")
+        errors.append(f"{event.step_key or 'run'}: {error_message(cause)}")
     return errors
+
+
+def error_message(error) -> str:
+    """What an operator needs of a step's error: the message, without the exception's module path
+    (`dagster._core.definitions.events.Failure: ...`, `kbo_pipeline.import_lock.ImportLocked: ...`)."""
+    message = error.message.strip()
+    prefix, _, rest = message.partition(": ")
+    if rest and "." in prefix and prefix.endswith(error.cls_name):  # a bare `KeyError: ...` keeps its class
+        return rest.strip()
+    return message
 
 
 def launch_rollback(instance: DagsterInstance, extract_number: int, database: str) -> JobExecutionResult:
@@ -92,7 +104,10 @@ class ProgressBar:
 
         self.database, self.stream = database, stream
         self.name = Path(zip_path).name
-        self.number = parse_file_name(self.name)[0]
+        try:
+            self.number = parse_file_name(self.name)[0]
+        except ExtractError:
+            self.number = None  # the run refuses the file and says why; nothing to draw meanwhile
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -109,6 +124,8 @@ class ProgressBar:
     def _draw(self) -> None:
         import duckdb
 
+        if self.number is None:
+            return
         from .database import connect
         from .status import bar, job_progress
 

@@ -59,3 +59,70 @@ def test_import_takes_database_and_fails_clearly(tmp_path):
     assert "failed" in status.stdout and "not a valid ZIP" in status.stdout
     env_db = kbo("status", cwd=tmp_path, env={"KBO_DATABASE": str(database)})
     assert env_db.stdout == status.stdout
+
+
+def test_bad_arguments_are_usage_errors_without_a_traceback(tmp_path):
+    for bad, message in (("activity=abc", "'activity=abc' is not TABLE[_OPERATION]=ROWS"),
+                         ("activty=5", "unknown batch size keys: activty"),
+                         ("activity=0", "must be at least 1")):
+        result = kbo("import", "--batch-size", bad, str(EXTRACT_147), cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "data").exists()  # nothing was created
+
+
+def test_every_command_names_its_database_as_an_absolute_path_and_failures_read_plainly(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    landing = tmp_path / "in"
+    copy_to(EXTRACT_147, landing)
+    imported = kbo("import", "--database", "rel/kbo.duckdb", "../in/" + EXTRACT_147.name, cwd=tmp_path / "elsewhere")
+    absolute = str(tmp_path / "elsewhere" / "rel" / "kbo.duckdb")
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert f"database: {absolute} (new)" in imported.stdout
+    status = kbo("status", "--database", "rel/kbo.duckdb", cwd=tmp_path / "elsewhere")
+    assert status.stdout.startswith(f"database: {absolute}\n")
+    refused = kbo("rollback", "--database", "rel/kbo.duckdb", "140", cwd=tmp_path / "elsewhere")
+    assert refused.returncode == 1 and f"database: {absolute}" in refused.stdout
+    summary = refused.stderr[refused.stderr.index("rollback of extract 140: FAILED"):]
+    assert summary.splitlines()[1] == "  kbo_rollback_extract: extract 140 is not applied: nothing to roll back"
+    assert "dagster._core" not in refused.stderr and "Stack Trace" not in refused.stderr
+
+
+def test_accept_drift_from_the_command_line(tmp_path, samples):
+    from .test_reconcile import current_state, full_zip
+
+    database = tmp_path / "kbo.duckdb"
+    assert kbo("import", "--database", str(database), str(samples[0]), cwd=tmp_path).returncode == 0
+    with duckdb.connect(str(database)) as conn:
+        state = current_state(conn)
+    state["enterprise"] = state["enterprise"][: len(state["enterprise"]) // 2]
+    drifted = full_zip(tmp_path / "drift", 150, state)
+    refused = kbo("import", "--database", str(database), str(drifted), cwd=tmp_path)
+    assert refused.returncode == 1 and "--accept-drift" in refused.stderr, refused.stderr[-2000:]
+    accepted = kbo("import", "--database", str(database), "--accept-drift", str(drifted), cwd=tmp_path)
+    assert accepted.returncode == 0, accepted.stderr[-2000:]
+
+
+def test_a_bad_file_name_on_a_terminal_fails_without_a_traceback(tmp_path):
+    import pty
+
+    bad = tmp_path / "extract-147.zip"
+    bad.write_bytes(EXTRACT_147.read_bytes())
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KBO_")}, "DAGSTER_HOME": str(tmp_path / "home")}
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(tmp_path)
+        os.execve(KBO, [KBO, "import", str(bad)], env)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    text = output.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 1, text[-2000:]
+    assert "extract-147.zip: not a KBO extract name" in text
+    assert "Traceback" not in text and "Stack Trace" not in text and "dagster._core" not in text
