@@ -95,7 +95,7 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
             current = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch))
             if current.fetchone()[0] == "completed":
                 return BatchResult(batch, "skipped", 0, 0.0)
-            failpoints.hit("before_sql", batch.mapping_key)
+            failpoints.hit("before_sql", batch.mapping_key, batch.extract_number)
             params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
             if batch.operation == "insert":
                 params["snapshot_date"] = batch.snapshot_date
@@ -110,7 +110,7 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
                 f"rows_affected = $rows WHERE {_BATCH_KEY}",
                 {**_key_params(batch), "rows": rows},
             )
-            failpoints.hit("before_commit", batch.mapping_key)
+            failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
     except duckdb.InterruptException:
         # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not a failure.
         mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")

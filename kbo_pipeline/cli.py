@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from . import settings
-from .database import connect, is_motherduck
+from .database import connect, is_motherduck, resolve_database
 from .errors import ConfigError, KboError
 from .extract import ExtractError, parse_file_name
 from .status import job_report, jobs_table, read_with_retries
@@ -21,12 +21,6 @@ def _database_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", default=None, help=f"DuckDB file or md: path (default: $KBO_DATABASE or {settings.DEFAULT_DATABASE})"
     )
-
-
-def resolve_database(database: str) -> str:
-    """An absolute path (or the md: name): what every command prints, so that a command run from another
-    folder cannot silently create and fill a new database."""
-    return database if is_motherduck(database) or database == ":memory:" else str(Path(database).resolve())
 
 
 def _already_applied(database: str, zip_path: Path) -> str | None:
@@ -87,6 +81,19 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
             return 1
         print(f"{zip_path.name}: done (run {run_id})")
     return 0
+
+
+def report_dead_runs() -> None:
+    """A run whose process died (a killed `kbo import`, a crashed host) is reported failed by whichever
+    kbo command looks next, so that no run is left STARTED for good."""
+    settings.ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from .run_monitor import reap_dead_runs
+
+    with DagsterInstance.get() as instance:
+        for line in reap_dead_runs(instance):
+            print(f"kbo: {line}", file=sys.stderr)
 
 
 def run_status(database: str, job_id: int | None, watch: bool) -> int:
@@ -224,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         return bench(args.bench_args)
     database = resolve_database(getattr(args, "database", None) or settings.database_path())
     try:
+        if args.command in ("import", "status", "rollback", "fetch"):
+            report_dead_runs()
         return _run(args, database)
     except KboError as exc:  # bad input or a refusal: the message says it all
         print(f"kbo {args.command}: {exc}", file=sys.stderr)

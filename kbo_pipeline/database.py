@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath
@@ -14,6 +15,12 @@ import duckdb
 
 def is_motherduck(database: str) -> bool:
     return database.startswith("md:") or database.startswith("motherduck:")
+
+
+def resolve_database(database: str) -> str:
+    """An absolute path (or the md: name), so that the same database always has the same name: what
+    every command prints, and the run tag kbo/database that the run queue limits to one run at a time."""
+    return database if is_motherduck(database) or database == ":memory:" else str(Path(database).resolve())
 
 
 def database_of(conn: duckdb.DuckDBPyConnection) -> str:
@@ -32,11 +39,22 @@ def database_folder_name(database: str) -> str:
 
 
 @contextmanager
-def connect(database: str, config: dict | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection that is always closed, so a failing step never keeps the file lock."""
+def connect(
+    database: str, config: dict | None = None, read_only: bool = False, lock_wait_seconds: float = 0.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that is always closed, so a failing step never keeps the file lock. With
+    `lock_wait_seconds`, a file held by another process is tried again for that long."""
     if not is_motherduck(database) and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(database, read_only=read_only, config=dict(config or {}))
+    deadline = time.monotonic() + lock_wait_seconds
+    while True:
+        try:
+            conn = duckdb.connect(database, read_only=read_only, config=dict(config or {}))
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
     try:
         yield conn
     finally:

@@ -6,12 +6,18 @@ import warnings
 
 from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job, in_process_executor, job
 
+from . import settings
 from .assets import ASSETS, GROUP
+from .database import resolve_database
 from .checks import CHECKS
 from .console_log import kbo_console_logger
 from .ops import kbo_fetch_extract, kbo_rollback_extract
 from .resources import default_resources
 from .sensors import build_extract_sensor, build_portal_sensor
+
+# The run queue (dagster.yaml) lets one run with a given kbo/database tag run at a time: the database
+# this code location writes.
+DATABASE_TAGS = {"kbo/database": resolve_database(settings.database_path())}
 
 # In-process: many small batch steps against one DuckDB file, one at a time (a process per step would
 # cost about a second each and could not share the file).
@@ -20,11 +26,11 @@ kbo_import_job = define_asset_job(
     selection=AssetSelection.groups(GROUP),
     executor_def=in_process_executor,
     description="Apply one KBO extract (one partition) to the database in batches.",
+    tags=DATABASE_TAGS,
 )
 
 
-
-@job(executor_def=in_process_executor, description="Undo one extract: the latest applied, or an unfinished one.")
+@job(executor_def=in_process_executor, tags=DATABASE_TAGS, description="Undo one extract: the latest applied, or an unfinished one.")
 def kbo_rollback():
     kbo_rollback_extract()
 

@@ -13,7 +13,13 @@ from . import settings
 from .database import connect
 from .import_lock import ImportLock
 from .ledger_state import read_ledger, write_state
+from .run_monitor import record_worker
 from .schema import create_schema
+
+
+# A reader elsewhere (kbo status, a query) holds the file for moments: wait that out at connect time
+# rather than fail a step (asset checks have no retry policy). Longer holds go to the retry policy.
+CONNECT_LOCK_WAIT = 15.0
 
 
 class KboDatabase(DuckDBResource):
@@ -30,10 +36,17 @@ class KboDatabase(DuckDBResource):
     _lock: ImportLock | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        record_worker(context)
         run_id = context.run.run_id if context.run else "?"
         self._lock = ImportLock(self.database, self.lock_timeout_seconds)
         log = context.log.warning if context.log else None
         self._lock.acquire(f"dagster run {run_id}", on_wait=log)
+        # From now on the state file exists, so no sensor tick opens the database while this run writes it.
+        try:
+            self.publish_state()
+        except duckdb.Error as exc:  # held elsewhere still: the steps wait or retry; the state file can wait
+            if log:
+                log(f"ledger state file not written at start: {exc}")
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         try:
@@ -44,7 +57,7 @@ class KboDatabase(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.database, self.connection_config) as conn:
+        with connect(self.database, self.connection_config, lock_wait_seconds=CONNECT_LOCK_WAIT) as conn:
             yield conn
 
     def publish_state(self) -> None:
@@ -56,6 +69,9 @@ class KboDatabase(DuckDBResource):
 class KboPaths(ConfigurableResource):
     landing_dir: str = Field(description="Folder where extract ZIPs arrive (KBO_LANDING_DIR).")
     work_dir: str = Field(description="Folder where an extract's CSVs are unpacked during its import (KBO_WORK_DIR).")
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        record_worker(context)  # the fetch job has no database resource, and it too can die
 
     def zip_for(self, partition_key: str) -> Path:
         return Path(self.landing_dir) / f"{partition_key}.zip"

@@ -7,6 +7,7 @@ from pathlib import Path
 from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstructable
 
 from . import settings
+from .database import resolve_database
 from .definitions import get_import_job, get_rollback_job
 from .extract import ExtractError, parse_file_name, partition_key_for
 
@@ -51,7 +52,7 @@ def launch_import(
         reconstructable(get_import_job),
         instance=instance,
         run_config=import_run_config(zip_path, database, work_dir, batch_sizes, log_level, accept_drift),
-        tags={"dagster/partition": key, "kbo/source": "cli"},
+        tags={"dagster/partition": key, "kbo/source": "cli", "kbo/database": resolve_database(database)},
         raise_on_error=False,
     )
 
@@ -90,7 +91,7 @@ def launch_rollback(instance: DagsterInstance, extract_number: int, database: st
             "resources": {"kbo_db": {"config": {"database": database}}},
             "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
         },
-        tags={"kbo/source": "cli", "kbo/rollback": str(extract_number)},
+        tags={"kbo/source": "cli", "kbo/rollback": str(extract_number), "kbo/database": resolve_database(database)},
         raise_on_error=False,
     )
 

@@ -55,20 +55,62 @@ def duckdb_config() -> dict[str, str]:
     return config
 
 
-INSTANCE_YAML = """\
-# Written by kbo on first use. No telemetry, and no sign-up dialog in the UI.
+def run_retries() -> int:
+    """KBO_RUN_RETRIES: how often Dagster retries a run whose process died (0: never), when the
+    instance's dagster.yaml is written."""
+    return int(os.environ.get("KBO_RUN_RETRIES", "2"))
+
+
+INSTANCE_YAML_MARK = "# Written by kbo"
+
+
+def instance_yaml(retries: int | None = None) -> str:
+    """The Dagster instance configuration kbo writes: no telemetry or sign-up dialog; run monitoring
+    with kbo's launcher, so that a run whose process died is marked failed (within the poll interval);
+    automatic retries (from failure) of such runs only, never of a data failure; and a run queue that
+    lets one run at a time write a database (runs carry the tag kbo/database)."""
+    retries = run_retries() if retries is None else retries
+    return f"""\
+{INSTANCE_YAML_MARK} (kbo_pipeline/settings.py); delete this file to have it written again, or edit it and
+# remove this first line to keep your own.
 telemetry:
   enabled: false
 nux:
   enabled: false
+run_launcher:
+  module: kbo_pipeline.run_launcher
+  class: KboRunLauncher
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 10
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+run_retries:
+  enabled: {"true" if retries > 0 else "false"}
+  max_retries: {max(retries, 0)}
+  retry_on_asset_or_op_failure: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 2
+    tag_concurrency_limits:
+      - key: kbo/database
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 
 def ensure_dagster_home() -> Path:
     """Runs started from the command line land on the same instance the UI shows: $DAGSTER_HOME,
-    by default data/dagster_home under the current folder."""
+    by default data/dagster_home under the current folder. A dagster.yaml that kbo wrote is brought up
+    to date; one without kbo's first line is the user's and left alone."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(DEFAULT_DAGSTER_HOME).resolve())))
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    config = home / "dagster.yaml"
+    current = config.read_text() if config.exists() else None
+    if current is None or (current.startswith(INSTANCE_YAML_MARK) and current != instance_yaml()):
+        config.write_text(instance_yaml())
     return home

@@ -87,8 +87,10 @@ def test_a_failed_batch_is_reexecuted_from_failure(point, dagster_home, tmp_path
         assert_equals_replay(conn, samples[:2])
 
 
-def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path):
+def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path, monkeypatch):
     from .conftest import EXTRACT_147
+
+    monkeypatch.setattr("kbo_pipeline.resources.CONNECT_LOCK_WAIT", 0)  # let the retry policy show
 
     database = str(tmp_path / "kbo.duckdb")
     with connect(database) as conn:

@@ -116,6 +116,12 @@ class Webserver:
             records = instance.get_records_for_run(run_id, of_type=DagsterEventType(event_type), limit=100_000).records
         return [r.event_log_entry.step_key for r in records]
 
+    def kill(self) -> None:
+        """The host going down, as far as Dagster can tell: SIGKILL to the webserver, the daemon, the code
+        server and every run worker at once, no clean-up of any kind."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
     def stop(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGTERM)

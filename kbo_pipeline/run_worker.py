@@ -1,0 +1,59 @@
+"""Who runs a run: the process's identity (host, boot, pid, start time), recorded when a run starts,
+and whether that process still lives. Plain functions, no Dagster.
+
+A pid alone is not an identity: after a crash the same pid may belong to another process, and after a
+reboot every pid is new. The start time of the process (clock ticks since boot, from /proc) and the
+kernel's boot id tell the recorded process apart from any later one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def _boot_id() -> str | None:
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot; None if there is no such process (or no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def this_process() -> dict:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "boot_id": _boot_id(), "pid": pid, "start_ticks": _start_ticks(pid)}
+
+
+def is_alive(worker: dict) -> bool | None:
+    """True or False for a process recorded on this host; None when it ran elsewhere (nothing to tell)."""
+    if worker.get("host") != socket.gethostname():
+        return None
+    if worker.get("boot_id") and worker["boot_id"] != _boot_id():
+        return False  # the host has rebooted since
+    pid = int(worker["pid"])
+    if worker.get("start_ticks") is not None and Path("/proc").is_dir():
+        return _start_ticks(pid) == worker["start_ticks"]  # a reused pid started later
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive, but maybe not ours; never declare a live run dead
+    return True
+
+
+def describe(worker: dict) -> str:
+    return f"pid {worker.get('pid')} on host {worker.get('host')}"
