@@ -24,7 +24,7 @@ from .importer import finish, prepare, stage, unpack_job
 from .ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from .reconcile import drift_warnings, job_drift
 from .resources import KboDatabase, KboPaths
-from .step_errors import TRANSIENT_RETRIES, failing_clearly
+from .step_errors import retrying
 
 GROUP = "kbo"
 extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")
@@ -53,18 +53,19 @@ class StagingConfig(Config):
     )
 
 
-@asset(partitions_def=extract_partitions, group_name=GROUP, retry_policy=TRANSIENT_RETRIES)
+@asset(partitions_def=extract_partitions, group_name=GROUP)
 def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """The extract ZIP, validated (name, meta.csv, members, headers), and its import job started or resumed."""
     path = config.zip_path or str(kbo_paths.zip_for(context.partition_key))
     if partition_key_for(path) != context.partition_key:
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
-    with failing_clearly(), kbo_db.get_connection() as conn:
-        extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir)
-        rows = {}
-        if start.needs_work:
-            folder = unpack_job(conn, extract, start.job_id, kbo_paths.work_dir)
-            rows = {m.name: count_lines(member_path(folder, m)) for m in extract.members}
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir)
+            rows = {}
+            if start.needs_work:
+                folder = unpack_job(conn, extract, start.job_id, kbo_paths.work_dir)
+                rows = {m.name: count_lines(member_path(folder, m)) for m in extract.members}
     for warning in extract.warnings:
         context.log.warning(warning)
     context.log.info(start.message)
@@ -94,17 +95,17 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
 @multi_asset(
     outs={f"staging_{t}": AssetOut(group_name=GROUP, description=f"import_staging_{t}: typed rows of the extract") for t in TABLES},
     partitions_def=extract_partitions,
-    retry_policy=TRANSIENT_RETRIES,
 )
 def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
     extract: Extract = kbo_extract["extract"]
     parts, drifts = [], {}
     if kbo_extract["action"] != "already_applied":
-        with failing_clearly(), kbo_db.get_connection() as conn:
-            parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes,
-                          config.tune_batch_sizes, config.target_batch_seconds, config.accept_drift)
-            drifts = job_drift(conn, kbo_extract["job_id"])
+        for attempt in retrying(context.log):
+            with attempt, kbo_db.get_connection() as conn:
+                parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes,
+                              config.tune_batch_sizes, config.target_batch_seconds, config.accept_drift)
+                drifts = job_drift(conn, kbo_extract["job_id"])
         for warning in drift_warnings(drifts):
             context.log.warning(warning)
     by_part = {(p.table, p.operation): p for p in parts}
@@ -150,7 +151,6 @@ def applied_tables(**staged):
     outs={"code": AssetOut(group_name=GROUP, description="code.csv of the latest applied extract")},
     ins={table: AssetIn() for table in TABLES},
     partitions_def=extract_partitions,
-    retry_policy=TRANSIENT_RETRIES,
 )
 def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths, **applied):
     """Refuse while a batch is unfinished; replace `code`, mark the job completed, drop its staging.
@@ -159,8 +159,9 @@ def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths:
     if job["action"] == "already_applied":
         context.log.info(f"extract {job['extract_number']} is already applied: nothing changed")
         return Output(job, output_name="code", metadata={"changed": False})
-    with failing_clearly(), kbo_db.get_connection() as conn:
-        final = finish(conn, job["job_id"], job["extract_number"], kbo_paths.work_dir)
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            final = finish(conn, job["job_id"], job["extract_number"], kbo_paths.work_dir)
     context.log.info(
         f"extract {job['extract_number']} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
     )

@@ -112,7 +112,8 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
             )
             failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
     except duckdb.InterruptException:
-        # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not a failure.
+        # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not a
+        # failure (database.connect raises it on as KeyboardInterrupt).
         mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
         raise
     except Exception as exc:

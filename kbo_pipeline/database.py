@@ -57,6 +57,11 @@ def connect(
             time.sleep(0.2)
     try:
         yield conn
+    except duckdb.InterruptException:
+        # A stop request (Dagster's terminate, Ctrl-C) that arrived while DuckDB ran a statement: DuckDB
+        # turns it into an ordinary exception, which a step would report as a failure (or retry) while
+        # the run went on with its next steps. It is an interrupt: raise it as one.
+        raise KeyboardInterrupt("interrupted while DuckDB ran a statement") from None
     finally:
         conn.close()
 

@@ -13,29 +13,31 @@ from .resources import KboDatabase, KboPaths
 from .portal import portal_client
 from .rollback import rollback_extract
 from .status import job_progress
-from .step_errors import TRANSIENT_RETRIES, failing_clearly
+from .step_errors import retrying
 
 
-@op(out={"batches": DynamicOut(Batch), "job": Out(dict)}, retry_policy=TRANSIENT_RETRIES)
+@op(out={"batches": DynamicOut(Batch), "job": Out(dict)})
 def kbo_plan_batches(context: OpExecutionContext, staged: list, kbo_db: KboDatabase):
     """One DynamicOutput per batch still to apply (a resumed job yields only the unfinished ones)."""
     job = {k: v for k, v in staged[0].items() if k != "table"}
     batches = []
     if job["action"] != "already_applied":
-        with failing_clearly(), kbo_db.get_connection() as conn:
-            batches = plan_batches(conn, job["job_id"])
+        for attempt in retrying(context.log):
+            with attempt, kbo_db.get_connection() as conn:
+                batches = plan_batches(conn, job["job_id"])
     context.log.info(f"extract {job['extract'].number}: {len(batches)} batch step(s) to run")
     for batch in batches:
         yield DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
     yield Output(job, output_name="job", metadata={"batches": len(batches)})
 
 
-@op(retry_policy=TRANSIENT_RETRIES)
+@op
 def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDatabase) -> dict:
     """Apply one batch in one transaction with its ledger row; a completed batch is skipped."""
-    with failing_clearly(), kbo_db.get_connection() as conn:
-        result = apply_batch(conn, batch)
-        progress = job_progress(conn, batch.job_id)
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            result = apply_batch(conn, batch)
+            progress = job_progress(conn, batch.job_id)
     done = "retired" if batch.operation == "delete" else "inserted"
     context.log.info(
         f"{batch.table} {batch.operation} batch {batch.batch_number}/{batch.batches_in_part}: "
@@ -45,7 +47,7 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     return {"mapping_key": batch.mapping_key, "status": result.status, "rows_affected": result.rows_affected}
 
 
-@op(out={table: Out(dict) for table in TABLES}, retry_policy=TRANSIENT_RETRIES)
+@op(out={table: Out(dict) for table in TABLES})
 def kbo_complete_batches(context: OpExecutionContext, job: dict, results: list, kbo_db: KboDatabase):
     """After the batch steps: apply any batch no step ran, refuse while a batch is failed, resolve the
     primary names, and report each applied table (its asset materialization and its checks).
@@ -59,15 +61,16 @@ def kbo_complete_batches(context: OpExecutionContext, job: dict, results: list, 
         for table in TABLES:
             yield Output(value, output_name=table, metadata={"changed": False})
         return
-    with failing_clearly(), kbo_db.get_connection() as conn:
-        unstarted = plan_batches(conn, job["job_id"], statuses=("pending", "processing"))
-        for batch in unstarted:
-            result = apply_batch(conn, batch)
-            context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
-        if unstarted:
-            context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
-        names = resolve_names(conn, job["job_id"])
-        summaries = table_summaries(conn, job["job_id"])
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            unstarted = plan_batches(conn, job["job_id"], statuses=("pending", "processing"))
+            for batch in unstarted:
+                result = apply_batch(conn, batch)
+                context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
+            if unstarted:
+                context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
+            names = resolve_names(conn, job["job_id"])
+            summaries = table_summaries(conn, job["job_id"])
     context.log.info(f"extract {job['extract'].number}: all batches applied, {names} primary names resolved")
     for summary in summaries:
         yield Output(
@@ -88,12 +91,13 @@ class RollbackConfig(Config):
     extract_number: int
 
 
-@op(retry_policy=TRANSIENT_RETRIES)
+@op
 def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase, kbo_paths: KboPaths) -> dict:
     """Undo one extract (the latest applied, or an unfinished newer one) in one transaction, and remove
     whatever of it is still unpacked."""
-    with failing_clearly(), kbo_db.get_connection() as conn:
-        result = rollback_extract(conn, config.extract_number, kbo_paths.work_dir)
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            result = rollback_extract(conn, config.extract_number, kbo_paths.work_dir)
     context.log.info(
         f"extract {result.extract_number} rolled back: {result.rows_removed} rows removed, "
         f"{result.rows_restored} rows current again, {result.names_resolved} primary names recomputed"
@@ -111,11 +115,12 @@ class FetchConfig(Config):
     file_name: str
 
 
-@op(retry_policy=TRANSIENT_RETRIES)
+@op
 def kbo_fetch_extract(context: OpExecutionContext, config: FetchConfig, kbo_paths: KboPaths) -> str:
     """Download one extract from the portal into the landing folder (credentials from the environment)."""
-    with failing_clearly():
-        path = portal_client().download(config.file_name, Path(kbo_paths.landing_dir))
+    for attempt in retrying(context.log):
+        with attempt:
+            path = portal_client().download(config.file_name, Path(kbo_paths.landing_dir))
     context.log.info(f"landed {path}")
     context.add_output_metadata({"bytes": path.stat().st_size, "path": str(path)})
     return str(path)

@@ -24,16 +24,19 @@ def record_worker(context) -> None:
     """Called from the resources' setup in the run's own process (InitResourceContext)."""
     run = getattr(context, "run", None)
     instance = getattr(context, "instance", None)
-    if run is None or instance is None or run.tags.get(WORKER_TAG):
+    if run is None or instance is None or (worker_of(run) or {}).get("pid") == this_process()["pid"]:
         return
-    instance.add_run_tags(run.run_id, {WORKER_TAG: json.dumps(this_process())})
+    instance.add_run_tags(run.run_id, {WORKER_TAG: json.dumps({"run_id": run.run_id, **this_process()})})
 
 
 def worker_of(run: DagsterRun) -> dict | None:
+    """The run's own worker. A re-execution inherits its parent's tags, the parent's (dead) worker
+    among them: a record that names another run says nothing about this one."""
     try:
-        return json.loads(run.tags[WORKER_TAG])
+        worker = json.loads(run.tags[WORKER_TAG])
     except (KeyError, ValueError):
         return None
+    return worker if worker.get("run_id") == run.run_id else None
 
 
 def last_batch(instance: DagsterInstance, run_id: str) -> str:

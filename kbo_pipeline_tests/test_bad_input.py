@@ -257,16 +257,57 @@ def test_unpacking_refuses_without_the_disk_space_and_says_how_much(db_with_147,
 def test_a_bug_keeps_its_traceback_and_an_expected_error_its_message_alone():
     from dagster import Failure
 
-    from kbo_pipeline.step_errors import failing_clearly
+    from kbo_pipeline.step_errors import retrying
 
     with pytest.raises(Failure) as expected:
-        with failing_clearly():
-            raise ExtractError("x.zip: meta.csv is missing")
+        for attempt in retrying():
+            with attempt:
+                raise ExtractError("x.zip: meta.csv is missing")
     assert expected.value.description == "x.zip: meta.csv is missing" and expected.value.__cause__ is None
+    assert not expected.value.allow_retries
     with pytest.raises(Failure) as bug:
-        with failing_clearly():
-            {}["missing"]
+        for attempt in retrying():
+            with attempt:
+                {}["missing"]
     assert bug.value.description == "KeyError: 'missing'" and isinstance(bug.value.__cause__, KeyError)
+
+
+def test_transient_errors_are_tried_again_in_the_step_and_an_interrupt_is_never_swallowed():
+    import duckdb
+    from dagster import Failure
+
+    from kbo_pipeline.step_errors import retrying
+
+    tries = []
+    for attempt in retrying(attempts=3, first_delay=0.01):
+        with attempt:
+            tries.append(1)
+            if len(tries) < 3:
+                raise duckdb.IOException('IO Error: Could not set lock on file "x": Conflicting lock is held')
+    assert len(tries) == 3
+    with pytest.raises(Failure, match="still failing after 2 attempts"):
+        for attempt in retrying(attempts=2, first_delay=0.01):
+            with attempt:
+                raise ConnectionError("reset")
+    interrupted = []
+    with pytest.raises(KeyboardInterrupt):  # a Terminate: it stops the step, it is not retried
+        for attempt in retrying(attempts=3, first_delay=0.01):
+            with attempt:
+                interrupted.append(1)
+                raise KeyboardInterrupt
+    assert len(interrupted) == 1
+
+
+def test_an_interrupt_inside_a_duckdb_statement_is_an_interrupt(tmp_path):
+    """DuckDB reports a SIGINT that arrives mid-statement as an ordinary exception; the connection
+    raises it on as the interrupt it is, so that Dagster stops the run instead of failing one step."""
+    import duckdb
+
+    from kbo_pipeline.database import connect
+
+    with pytest.raises(KeyboardInterrupt):
+        with connect(str(tmp_path / "x.duckdb")):
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
 
 
 def test_values_are_bound_not_formatted(db, work_dir, samples):

@@ -230,3 +230,17 @@ def test_a_run_killed_with_its_host_is_retried_by_dagster(tmp_path, dagster_home
         server.stop()
     with connect(env["KBO_DATABASE"]) as conn:
         assert_equals_replay(conn, samples[:3])
+
+
+def test_a_reexecution_is_not_judged_by_its_parents_worker(dagster_home):
+    """Re-executions copy the parent's tags: the parent's dead worker must not fail the new run."""
+    import json
+
+    from dagster import DagsterRun
+
+    from kbo_pipeline.run_monitor import dead_worker
+
+    dead = {**this_process(), "pid": 999_999_999, "start_ticks": 1}
+    parent = DagsterRun(job_name="kbo_import", run_id="parent", tags={WORKER_TAG: json.dumps({"run_id": "parent", **dead})})
+    child = DagsterRun(job_name="kbo_import", run_id="child", tags=dict(parent.tags))
+    assert dead_worker(parent) is not None and dead_worker(child) is None

@@ -64,7 +64,8 @@ def test_reexecute_from_failure_through_graphql(ui, samples):
         assert_equals_replay(conn, samples[:2])
 
 
-@pytest.mark.slow  # passes alone; on a loaded machine Dagster has been seen to ignore the terminate request
+# It used to be flaky under load: Dagster turns an interrupt that lands inside an op with a RetryPolicy
+# into a retry, so the run went on. The import's ops retry transient errors themselves now (step_errors).
 def test_terminate_pauses_at_a_batch_boundary_and_reexecution_resumes(ui, busy_samples):
     assert ui.wait_for(ui.launch_run("kbo_import", busy_samples[0].stem)) == "SUCCESS"
     one_row_batches = {"ops": {"kbo_staging": {"config": {"batch_sizes": {t: 1 for t in TABLES}}}}}
