@@ -11,7 +11,7 @@ from functools import cache
 import duckdb
 
 from . import failpoints
-from .database import transaction
+from .database import is_interrupt, transaction
 from .errors import FinalError
 from .entities import ENTITY_BY_TABLE, TABLES
 from .schema import render
@@ -111,13 +111,13 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
                 {**_key_params(batch), "rows": rows},
             )
             failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
-    except duckdb.InterruptException:
-        # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not a
-        # failure (database.connect raises it on as KeyboardInterrupt).
-        mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
-        raise
     except Exception as exc:
-        mark_failed(conn, batch, f"{type(exc).__name__}: {exc}")
+        if is_interrupt(exc):
+            # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not
+            # a failure (database.connect raises it on as KeyboardInterrupt).
+            mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
+        else:
+            mark_failed(conn, batch, f"{type(exc).__name__}: {exc}")
         raise
     except BaseException:
         # Interrupted (the run was terminated, Ctrl-C): rolled back, so it simply waits to run again.

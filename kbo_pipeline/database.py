@@ -57,13 +57,23 @@ def connect(
             time.sleep(0.2)
     try:
         yield conn
-    except duckdb.InterruptException:
+    except Exception as exc:
+        if not is_interrupt(exc):
+            raise
         # A stop request (Dagster's terminate, Ctrl-C) that arrived while DuckDB ran a statement: DuckDB
         # turns it into an ordinary exception, which a step would report as a failure (or retry) while
         # the run went on with its next steps. It is an interrupt: raise it as one.
         raise KeyboardInterrupt("interrupted while DuckDB ran a statement") from None
     finally:
         conn.close()
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether DuckDB reported a SIGINT: InterruptException mid-statement, or a RuntimeError
+    'Query interrupted' while it fetched a result."""
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    return type(exc) is RuntimeError and "query interrupted" in str(exc).lower()
 
 
 @contextmanager

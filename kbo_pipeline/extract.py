@@ -285,8 +285,13 @@ def work_folder(work_dir: Path, database: str, extract: Extract) -> Path:
 
 def remove_work_folders(work_dir: Path, database: str, extract_number: int) -> None:
     """Remove every unpacking of that extract for that database (whichever file it came from)."""
-    for folder in (Path(work_dir) / database_folder_name(database)).glob(f"{extract_number:04d}-*"):
+    parent = Path(work_dir) / database_folder_name(database)
+    for folder in parent.glob(f"{extract_number:04d}-*"):
         shutil.rmtree(folder, ignore_errors=True)
+    try:
+        parent.rmdir()  # the database's folder too, once nothing else of it is unpacked
+    except OSError:
+        pass
 
 
 def unpack(extract: Extract, target: Path) -> Path:

@@ -72,13 +72,21 @@ def test_a_process_is_alive_only_while_the_recorded_one_lives():
 
 # --- a killed `kbo import` -------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def database_with_the_full(tmp_path_factory, samples) -> Path:
+    folder = tmp_path_factory.mktemp("full")
+    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "KBO_WORK_DIR": str(folder / "work")}
+    assert subprocess.run([KBO, "import", "--database", str(folder / "kbo.duckdb"), str(samples[0])], env=env,
+                          capture_output=True, timeout=300).returncode == 0
+    return folder / "kbo.duckdb"
+
+
 @pytest.fixture
-def killed_import(tmp_path, dagster_home, samples):
+def killed_import(tmp_path, dagster_home, samples, database_with_the_full):
     """A database holding the Full, and a `kbo import` of the next Update SIGKILLed mid-batch."""
     database = tmp_path / "kbo.duckdb"
+    shutil.copy(database_with_the_full, database)
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "KBO_WORK_DIR": str(tmp_path / "work")}
-    assert subprocess.run([KBO, "import", "--database", str(database), str(samples[0])], env=env,
-                          capture_output=True, timeout=300).returncode == 0
     marker = tmp_path / "hold"
     marker.touch()
     process = subprocess.Popen(
@@ -87,9 +95,7 @@ def killed_import(tmp_path, dagster_home, samples):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     wait_for_file(Path(f"{marker}.reached"), process=process)
-    # Alive and holding a batch open: no kbo command may call it dead.
-    alive = subprocess.run([KBO, "status", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120)
-    assert "run worker died" not in alive.stderr
+    # Alive and holding a batch open: what every kbo command asks first must not call it dead.
     with DagsterInstance.get() as instance:
         [run] = runs_of(instance, samples[1].stem)
         assert run.status == DagsterRunStatus.STARTED and WORKER_TAG in run.tags
@@ -244,3 +250,31 @@ def test_a_reexecution_is_not_judged_by_its_parents_worker(dagster_home):
     parent = DagsterRun(job_name="kbo_import", run_id="parent", tags={WORKER_TAG: json.dumps({"run_id": "parent", **dead})})
     child = DagsterRun(job_name="kbo_import", run_id="child", tags=dict(parent.tags))
     assert dead_worker(parent) is not None and dead_worker(child) is None
+
+
+def test_waiting_imports_queue_in_dagster_one_per_database(tmp_path, dagster_home, samples):
+    """Two imports launched at once: the second waits as QUEUED (not STARTED, blocking on the lock)
+    until the first is done, then runs."""
+    hold = tmp_path / "hold"
+    hold.touch()
+    env = {**dev_env(tmp_path, dagster_home, f"140/activity_insert_*:wait_before_commit:{hold}"), "KBO_EXTRACT_SENSOR": "off"}
+    land(tmp_path, samples[:2])
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("kbo_extracts", [p.stem for p in samples[:2]])
+    server = Webserver(env, tmp_path, tmp_path / "dev.log")
+    try:
+        first = server.launch_run("kbo_import", samples[0].stem)
+        wait_for_file(Path(f"{hold}.reached"))
+        second = server.launch_run("kbo_import", samples[1].stem)
+        for _ in range(10):  # several dequeue intervals
+            assert server.run_status(second) == "QUEUED"
+            time.sleep(0.5)
+        with DagsterInstance.get() as instance:
+            assert instance.get_run_by_id(second).tags["kbo/database"] == env["KBO_DATABASE"]
+        hold.unlink()
+        assert server.wait_for(first) == "SUCCESS"
+        assert server.wait_for(second) == "SUCCESS"
+    finally:
+        server.stop()
+    with connect(env["KBO_DATABASE"]) as conn:
+        assert_equals_replay(conn, samples[:2])

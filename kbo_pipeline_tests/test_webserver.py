@@ -19,7 +19,7 @@ from .webserver import Webserver
 @pytest.fixture
 def busy_samples(tmp_path_factory):
     """A Full and an Update large enough that, at one row per batch, its run lasts a while."""
-    return write_samples(tmp_path_factory.mktemp("busy"), first_number=160, updates=1, enterprises=150, changes=250, seed=11)
+    return write_samples(tmp_path_factory.mktemp("busy"), first_number=160, updates=1, enterprises=150, changes=80, seed=11)
 
 
 @pytest.fixture
