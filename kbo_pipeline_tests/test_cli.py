@@ -103,26 +103,12 @@ def test_accept_drift_from_the_command_line(tmp_path, samples):
 
 
 def test_a_bad_file_name_on_a_terminal_fails_without_a_traceback(tmp_path):
-    import pty
+    from .terminal import run_on_a_terminal
 
     bad = tmp_path / "extract-147.zip"
     bad.write_bytes(EXTRACT_147.read_bytes())
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KBO_")}, "DAGSTER_HOME": str(tmp_path / "home")}
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(tmp_path)
-        os.execve(KBO, [KBO, "import", str(bad)], env)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    _, status = os.waitpid(pid, 0)
-    text = output.decode("utf-8", "replace")
-    assert os.waitstatus_to_exitcode(status) == 1, text[-2000:]
+    code, text = run_on_a_terminal([KBO, "import", str(bad)], env, cwd=tmp_path)
+    assert code == 1, text[-2000:]
     assert "extract-147.zip: not a KBO extract name" in text
     assert "Traceback" not in text and "Stack Trace" not in text and "dagster._core" not in text

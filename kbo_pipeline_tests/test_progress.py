@@ -2,7 +2,6 @@
 `--watch`, and the progress bar of `kbo import` on a terminal."""
 
 import os
-import pty
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from kbo_pipeline.runs import launch_import
 
 from .checks import DatabaseHeld
 from .conftest import EXTRACT_147
+from .terminal import run_on_a_terminal
 
 KBO = [sys.executable, "-m", "kbo_pipeline.cli"]
 
@@ -50,21 +50,8 @@ def test_import_draws_a_progress_bar_on_a_terminal(tmp_path, samples):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
     database = str(tmp_path / "kbo.duckdb")
     assert subprocess.run([*KBO, "import", "--database", database, str(samples[0])], env=env, capture_output=True).returncode == 0
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: kbo import on a terminal
-        os.execve(sys.executable, [*KBO, "import", "--database", database, "--batch-size", "activity=2", str(samples[1])], env)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    _, status = os.waitpid(pid, 0)
-    text = output.decode("utf-8", "replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    code, text = run_on_a_terminal([*KBO, "import", "--database", database, "--batch-size", "activity=2", str(samples[1])], env)
+    assert code == 0, text[-2000:]
     frames = [f for f in text.split("\r") if "batches (" in f]
     assert frames and "(100%)" in frames[-1] and "█" in frames[-1]
     assert ": done (run " in text
