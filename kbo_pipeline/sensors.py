@@ -7,7 +7,7 @@ launched again, so an applied or failed file does not run twice, while a correct
 
 import json
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import DagsterInvariantViolationError, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from . import settings
 from .assets import extract_partitions
@@ -15,6 +15,7 @@ from .extract import partition_key_for
 from .landing import choose_next, content_key, list_landing, remember, stable_files
 from .portal import PortalError, portal_client, portal_settings, wanted_extracts
 from .ledger_state import current_ledger
+from .run_monitor import reap_dead_runs
 
 
 def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -> SensorResult | SkipReason:
@@ -61,6 +62,14 @@ def build_extract_sensor(job):
         description="Imports new extract ZIPs from the landing folder (KBO_LANDING_DIR), the next in sequence only.",
     )
     def kbo_extract_sensor(context: SensorEvaluationContext):
+        # A run whose process died (a killed `kbo import`, a crashed host) is reported failed here too,
+        # for instances whose dagster.yaml has no run monitoring.
+        try:
+            instance = context.instance
+        except DagsterInvariantViolationError:  # a context built without an instance (a unit test)
+            instance = None
+        for line in reap_dead_runs(instance) if instance is not None else ():
+            context.log.warning(line)
         return evaluate_landing(context, settings.database_path(), settings.landing_dir())
 
     return kbo_extract_sensor

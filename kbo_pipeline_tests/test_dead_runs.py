@@ -278,3 +278,24 @@ def test_waiting_imports_queue_in_dagster_one_per_database(tmp_path, dagster_hom
         server.stop()
     with connect(env["KBO_DATABASE"]) as conn:
         assert_equals_replay(conn, samples[:2])
+
+
+def test_a_sensor_tick_reports_a_dead_run_failed(dagster_home, tmp_path, monkeypatch):
+    import json
+
+    from dagster import DagsterRun, build_sensor_context
+
+    from kbo_pipeline import definitions
+
+    monkeypatch.setenv("KBO_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.setenv("KBO_DATABASE", str(tmp_path / "kbo.duckdb"))
+    dead = {"run_id": "r1", **this_process(), "pid": 999_999_999, "start_ticks": 1}
+    with DagsterInstance.get() as instance:
+        instance.add_run(DagsterRun(job_name="kbo_import", run_id="r1", status=DagsterRunStatus.STARTED,
+                                    tags={WORKER_TAG: json.dumps(dead)}))
+        instance.add_run(DagsterRun(job_name="kbo_import", run_id="r2", status=DagsterRunStatus.STARTED,
+                                    tags={WORKER_TAG: json.dumps({**this_process(), "run_id": "r2"})}))  # alive: this test
+        definitions.kbo_extract_sensor.evaluate_tick(build_sensor_context(instance=instance, definitions=definitions.defs))
+        assert instance.get_run_by_id("r1").status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("r2").status == DagsterRunStatus.STARTED
+    assert "run worker died: pid 999999999" in failure_message("r1")
