@@ -1,4 +1,4 @@
-"""Batch sizes tuned from experience (DESIGN.md, decision 1): aim each batch at a target duration,
+"""Batch sizes tuned from experience (docs/design.md, decision 1): aim each batch at a target duration,
 from the durations recorded in import_job_batches for that table and operation; grow sizes when
 batches are quick, shrink them when they are slow. Bounded around the configured sizes; sizes set
 explicitly in config are used as they are."""

@@ -31,7 +31,7 @@ from .database import connect
 from .entities import ENTITIES, ENTITY_BY_TABLE
 from .sample import code_csv, extract_name, meta_csv
 
-# Rows per enterprise in the October 2025 Full (KBO_FORMAT.md): 1.9 M enterprises.
+# Rows per enterprise in the October 2025 Full (docs/extract-format.md): 1.9 M enterprises.
 FULL_ENTERPRISES = 1_900_000
 PER_ENTERPRISE = {"establishment": 0.9, "denomination": 1.74, "address": 1.47, "contact": 0.37, "activity": 19.1, "branch": 0.0038}
 SCALES = {"small": 1 / 200, "medium": 1 / 20, "full": 1.0}

@@ -183,7 +183,7 @@ CODE = Entity(
 
 OPERATIONS = ("delete", "insert")
 
-# Default rows per batch (DESIGN.md decision 1). Full loads get their own sizes: at the update sizes a
+# Default rows per batch (docs/design.md, decision 1). Full loads get their own sizes: at the update sizes a
 # 36 M-row activity file would become 72,000 steps.
 UPDATE_BATCH_SIZES: dict[str, int] = {
     "activity": 500,

@@ -1,4 +1,4 @@
-"""Downloading extracts from the KBO open-data portal (protocol in KBO_FORMAT.md): form login, the
+"""Downloading extracts from the KBO open-data portal (protocol in docs/extract-format.md): form login, the
 listing page, one download per file; a 401 or an empty listing means the session expired: log in again
 and retry once. Downloads land atomically (temporary name, verified as a ZIP, then renamed).
 

@@ -1,4 +1,4 @@
-"""Primary names of enterprises (rule in KBO_FORMAT.md), recomputed for those an extract touched."""
+"""Primary names of enterprises (rule in docs/extract-format.md), recomputed for those an extract touched."""
 
 import duckdb
 
