@@ -112,3 +112,37 @@ def test_a_bad_file_name_on_a_terminal_fails_without_a_traceback(tmp_path):
     assert code == 1, text[-2000:]
     assert "extract-147.zip: not a KBO extract name" in text
     assert "Traceback" not in text and "Stack Trace" not in text and "dagster._core" not in text
+
+
+BENCH_FIGURES = (
+    "scale small: ",
+    "generate full: ",
+    "full load, plain DuckDB read_csv (baseline): ",
+    "an empty in-process Dagster step: ",
+    "full load, Dagster job: ",
+    "full load phases: unpack and validate ",
+    "full load ratio (job / baseline): ",
+    "peak memory of the importing process (full load): ",
+    "daily update (KboOpenData_0141_",
+    "daily update phases: ",
+    "spike update (KboOpenData_0142_",
+    "spike update phases: ",
+    "huge update (35,000 rows): ",
+    "huge update phases: ",
+    "daily update database work on a 2,000-enterprise database: ",
+    "kbo import of the daily update (2,000-enterprise database): command ",
+    "peak memory of the importing process (all of the above): ",
+)
+
+
+def test_kbo_bench_runs_to_the_end_and_prints_every_figure(tmp_path):
+    """The README's `kbo bench --scale ...`: options reach the benchmark, and every figure is printed
+    (no timing is asserted: these machines are shared)."""
+    bench = kbo("bench", "--scale", "small", "--keep", str(tmp_path / "bench"), cwd=tmp_path)
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    lines = bench.stdout.splitlines()
+    for figure in BENCH_FIGURES:
+        assert any(line.startswith(figure) for line in lines), f"no line starting {figure!r} in:\n{bench.stdout}"
+    phases = next(line for line in lines if line.startswith("daily update phases: "))
+    for phase in ("staging", "batches", "names", "checks", "finalize", "run outside steps", "launch and teardown"):
+        assert phase in phases
