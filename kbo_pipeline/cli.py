@@ -12,7 +12,7 @@ import duckdb
 
 from . import settings
 from .database import connect, is_motherduck, resolve_database
-from .errors import ConfigError, KboError
+from .errors import ConfigError, DataChecksFailed, KboError
 from .extract import ExtractError, parse_file_name
 from .status import job_report, jobs_table, read_with_retries
 
@@ -169,6 +169,24 @@ def run_rollback(database: str, extract_number: int) -> int:
     return 0
 
 
+def run_audit(database: str) -> int:
+    """The kbo_audit job's checks, read-only and without Dagster, so it runs beside an import elsewhere."""
+    from .data_checks import audit, describe, failed_errors
+
+    print(f"database: {database}")
+    if not is_motherduck(database) and not Path(database).exists():
+        raise ConfigError(f"no database at {database}")
+    outcomes = read_with_retries(database, audit, on_busy=lambda message: print(message, file=sys.stderr))
+    for outcome in outcomes:
+        print(f"  {describe(outcome)}")
+    failed = failed_errors(outcomes)
+    warnings = sum(1 for o in outcomes if not o.passed and o.spec.severity == "warn")
+    print(f"{len(outcomes)} checks: {len(outcomes) - len(failed) - warnings} passed, {warnings} warning(s), {len(failed)} failed")
+    if failed:
+        raise DataChecksFailed(f"{len(failed)} data check(s) failed: " + ", ".join(f"{o.spec.table}.{o.spec.name}" for o in failed))
+    return 0
+
+
 def batch_size_arg(value: str) -> tuple[str, int]:
     """`TABLE[_OPERATION]=ROWS`, checked here so that a typo is a usage error, not a failed run."""
     from .importer import batch_sizes
@@ -203,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("rollback", help="undo extract N (the latest applied, or an unfinished one)")
     _database_arg(p)
     p.add_argument("extract_number", type=int, metavar="N")
+
+    p = commands.add_parser("audit", help="every data check over every table of the database (read-only)")
+    _database_arg(p)
 
     p = commands.add_parser("fetch", help="download new extracts from the open-data portal into the landing folder")
     _database_arg(p)
@@ -250,6 +271,8 @@ def _run(args: argparse.Namespace, database: str) -> int:
         return run_rollback(database, args.extract_number)
     if args.command == "status":
         return run_status(database, args.job, args.watch)
+    if args.command == "audit":
+        return run_audit(database)
     if args.command == "sample":
         from .sample import write_samples
 

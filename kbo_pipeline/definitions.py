@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job, in_process_executor, job
+from dagster import (
+    AssetSelection,
+    BetaWarning,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+    job,
+)
 
 from . import settings
 from .assets import ASSETS, GROUP
 from .database import resolve_database
-from .checks import CHECKS
+from .checks import CHECKS, kbo_audit_database
 from .console_log import kbo_console_logger
 from .ops import kbo_fetch_extract, kbo_rollback_extract
 from .resources import default_resources
@@ -35,6 +44,18 @@ def kbo_rollback():
     kbo_rollback_extract()
 
 
+@job(executor_def=in_process_executor, tags=DATABASE_TAGS,
+     description="Every data check over every table of the database, and every completed extract's ledger against the tables.")
+def kbo_audit():
+    kbo_audit_database()
+
+
+# Off until an operator turns it on in the UI (Automation): an audit reads every table.
+kbo_weekly_audit = ScheduleDefinition(
+    name="kbo_weekly_audit", job=kbo_audit, cron_schedule="0 4 * * 0", default_status=DefaultScheduleStatus.STOPPED
+)
+
+
 @job(executor_def=in_process_executor, description="Download one extract from the open-data portal into the landing folder.")
 def kbo_fetch():
     kbo_fetch_extract()
@@ -48,7 +69,8 @@ kbo_portal_sensor = build_portal_sensor(kbo_fetch)
 defs = Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
-    jobs=[kbo_import_job, kbo_rollback, kbo_fetch],
+    jobs=[kbo_import_job, kbo_rollback, kbo_fetch, kbo_audit],
+    schedules=[kbo_weekly_audit],
     sensors=[kbo_extract_sensor, kbo_portal_sensor],
     resources=default_resources(),
     loggers={"console": kbo_console_logger},
@@ -62,3 +84,7 @@ def get_import_job():
 
 def get_rollback_job():
     return defs.resolve_job_def("kbo_rollback")
+
+
+def get_audit_job():
+    return defs.resolve_job_def("kbo_audit")

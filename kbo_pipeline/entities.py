@@ -168,6 +168,10 @@ ENTITIES: tuple[Entity, ...] = (
 
 ENTITY_BY_TABLE: dict[str, Entity] = {e.table: e for e in ENTITIES}
 TABLES: tuple[str, ...] = tuple(e.table for e in ENTITIES)
+# Tables with at most one current row per key, and the tables whose rows hang off an enterprise or
+# establishment number (several current rows per key).
+UNIQUE_KEY_TABLES: tuple[str, ...] = ("enterprise", "establishment", "branch")
+CHILD_TABLES: tuple[str, ...] = ("denomination", "address", "contact", "activity")
 
 # code.csv is not an entity: no history, replaced whole from every extract.
 CODE = Entity(

@@ -22,3 +22,7 @@ class TransientError(KboError):
 
 class ConfigError(FinalError):
     """A setting, run config value or command-line argument is not valid."""
+
+
+class DataChecksFailed(FinalError):
+    """A data check of severity ERROR failed: the database does not hold what the ledger says."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from .entities import CODE, ENTITIES, ENTITY_BY_TABLE
+from .entities import CHILD_TABLES, CODE, ENTITIES, ENTITY_BY_TABLE
 
 SURNAMES = ["Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "De Smet",
             "Dubois", "Lambert", "Lefèvre", "Müller", "Van den Broeck", "D'Hondt", "Çelik", "Nguyễn", "Callebaut",
@@ -62,7 +62,6 @@ CODES = [
     ("TypeOfEnterprise", "2", "FR", "Personne morale"), ("TypeOfEnterprise", "2", "NL", "Rechtspersoon"),
 ] + [("Nace2008", code, lang, f"{'Activité' if lang == 'FR' else 'Activiteit'} {code}") for code in NACE for lang in ("FR", "NL")]
 
-CHILD_TABLES = ("denomination", "address", "contact", "activity")
 
 
 def check_digits(base: int) -> int:

@@ -1,0 +1,169 @@
+"""The data checks on the entity tables, as plain queries: what an import checks after its batches
+(before finalize) and what an audit checks over the whole database.
+
+An Update is checked on what it touched: the keys of the rows it inserted or retired (and, for the
+orphan and name checks, the rows hanging off those keys), so a daily update costs the same on a
+2,000-enterprise database as on the full register. A Full, and an audit, check whole tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import duckdb
+
+from .entities import CHILD_TABLES, ENTITY_BY_TABLE, TABLES, UNIQUE_KEY_TABLES
+from .schema import render
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    table: str
+    name: str
+    severity: str  # "error" stops the import before finalize; "warn" is reported only
+    description: str
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    spec: CheckSpec
+    passed: bool
+    metadata: dict[str, int]
+
+
+UNIQUE_KEY = "one_current_row_per_key"
+ROWS_APPLIED = "rows_applied_equal_rows_staged"
+ENTERPRISE_IS_CURRENT = "enterprise_is_current"
+BELONGS_TO_AN_ENTITY = "belongs_to_a_current_entity"
+HAS_A_PRIMARY_NAME = "has_a_primary_name"
+
+SPECS: tuple[CheckSpec, ...] = (
+    *(CheckSpec(t, UNIQUE_KEY, "error", f"At most one current {t} row per {ENTITY_BY_TABLE[t].key}.")
+      for t in UNIQUE_KEY_TABLES),
+    *(CheckSpec(t, ROWS_APPLIED, "error",
+                "The rows this extract inserted and retired are exactly those its batches staged and applied.")
+      for t in TABLES),
+    CheckSpec("establishment", ENTERPRISE_IS_CURRENT, "warn",
+              "Every current establishment belongs to a current enterprise (warns: a database started from an "
+              "Update lacks older enterprises)."),
+    *(CheckSpec(t, BELONGS_TO_AN_ENTITY, "warn",
+                f"Every current {t} row belongs to a current enterprise or establishment (warns).")
+      for t in CHILD_TABLES),
+    CheckSpec("enterprise", HAS_A_PRIMARY_NAME, "error", "Every current enterprise has a primary name."),
+)
+
+
+def _in(column: str, table: str, touched_column: str) -> str:
+    return f"c.{column} IN (SELECT {touched_column} FROM check_rows_{table})"
+
+
+@cache
+def _scopes() -> dict[tuple[str, str], str]:
+    """For each check, the condition that limits it to what one extract touched (identifiers only)."""
+    scopes = {(t, UNIQUE_KEY): _in(ENTITY_BY_TABLE[t].key, t, ENTITY_BY_TABLE[t].key) for t in UNIQUE_KEY_TABLES}
+    # An orphan appears where a child row is inserted, or where its parent is retired.
+    scopes[("establishment", ENTERPRISE_IS_CURRENT)] = " OR ".join((
+        _in("establishment_number", "establishment", "establishment_number"),
+        _in("enterprise_number", "enterprise", "entity_number"),
+    ))
+    for t in CHILD_TABLES:
+        scopes[(t, BELONGS_TO_AN_ENTITY)] = " OR ".join((
+            _in("entity_number", t, "entity_number"),
+            _in("entity_number", "enterprise", "entity_number"),
+            _in("entity_number", "establishment", "establishment_number"),
+        ))
+    # A primary name changes with the enterprise row or its denominations.
+    scopes[("enterprise", HAS_A_PRIMARY_NAME)] = " OR ".join((
+        _in("entity_number", "enterprise", "entity_number"),
+        _in("entity_number", "denomination", "entity_number"),
+    ))
+    return scopes
+
+
+_QUERIES = {
+    UNIQUE_KEY: "checks/one_current_row_per_key.sql",
+    ENTERPRISE_IS_CURRENT: "checks/establishment_orphans.sql",
+    BELONGS_TO_AN_ENTITY: "checks/child_orphans.sql",
+    HAS_A_PRIMARY_NAME: "checks/missing_primary_names.sql",
+}
+
+
+@cache
+def _count_sql(table: str, name: str, scoped: bool) -> str:
+    scope = f"AND ({_scopes()[(table, name)]})" if scoped else ""
+    return render(_QUERIES[name], ENTITY_BY_TABLE[table], scope=scope)
+
+
+def _count_outcome(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, scoped: bool) -> CheckOutcome:
+    cursor = conn.execute(_count_sql(spec.table, spec.name, scoped))
+    label = cursor.description[0][0]
+    found = int(cursor.fetchone()[0])
+    return CheckOutcome(spec, found == 0, {label: found})
+
+
+def _rows_applied_outcomes(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, extract_number: int | None,
+                           scoped: bool) -> CheckOutcome:
+    rows = f"check_rows_{spec.table}" if scoped else spec.table
+    per_job = conn.execute(render("checks/rows_applied.sql", rows=rows),
+                           {"table": spec.table, "extract": extract_number}).fetchall()
+    wrong = [
+        (number, staged, inserted, ledger_inserted, retired, ledger_retired)
+        for number, staged, inserted, ledger_inserted, retired, ledger_retired in per_job
+        if not staged == inserted == ledger_inserted or retired != ledger_retired
+    ]
+    if extract_number is not None:
+        _, staged, inserted, _, retired, ledger_retired = per_job[0] if per_job else (None, 0, 0, 0, 0, 0)
+        metadata = {"rows_staged": int(staged), "rows_inserted": int(inserted), "rows_retired": int(retired),
+                    "ledger_rows_retired": int(ledger_retired)}
+    else:
+        metadata = {"extracts_checked": len(per_job), "extracts_wrong": len(wrong)}
+        if wrong:
+            metadata["first_wrong_extract"] = int(wrong[0][0])
+    return CheckOutcome(spec, not wrong, metadata)
+
+
+def _mark_touched_rows(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
+    for table in TABLES:
+        entity = ENTITY_BY_TABLE[table]
+        conn.execute(render("checks/touched_rows.sql", entity, references=", ".join(entity.references)),
+                     {"extract": extract_number})
+
+
+def _drop_touched_rows(conn: duckdb.DuckDBPyConnection) -> None:
+    for table in TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS check_rows_{table}")
+
+
+def check_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> list[CheckOutcome]:
+    """Every check, after extract N's batches: on what an Update touched, on the whole tables for a Full."""
+    row = conn.execute("SELECT extract_type FROM import_jobs WHERE extract_number = $n", {"n": extract_number}).fetchone()
+    scoped = row is not None and row[0] == "update"
+    if scoped:
+        _mark_touched_rows(conn, extract_number)
+    try:
+        return [
+            _rows_applied_outcomes(conn, spec, extract_number, scoped) if spec.name == ROWS_APPLIED
+            else _count_outcome(conn, spec, scoped)
+            for spec in SPECS
+        ]
+    finally:
+        if scoped:
+            _drop_touched_rows(conn)
+
+
+def audit(conn: duckdb.DuckDBPyConnection) -> list[CheckOutcome]:
+    """Every check over every table, and the ledger of every completed extract against the tables."""
+    return [
+        _rows_applied_outcomes(conn, spec, None, False) if spec.name == ROWS_APPLIED else _count_outcome(conn, spec, False)
+        for spec in SPECS
+    ]
+
+
+def failed_errors(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
+    return [o for o in outcomes if not o.passed and o.spec.severity == "error"]
+
+
+def describe(outcome: CheckOutcome) -> str:
+    state = "passed" if outcome.passed else ("FAILED" if outcome.spec.severity == "error" else "warning")
+    figures = ", ".join(f"{k} {v:,}" for k, v in outcome.metadata.items())
+    return f"{outcome.spec.table}.{outcome.spec.name}: {state} ({figures})"
