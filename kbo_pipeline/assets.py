@@ -142,8 +142,8 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
 def applied_tables(**staged):
     """Plan the batches, apply each as its own step (one transaction each), then complete them."""
     batches, job = kbo_plan_batches(list(staged.values()))
-    results = batches.map(kbo_apply_batch).collect()
-    completed = kbo_complete_batches(job, results)
+    applied = batches.map(kbo_apply_batch).collect()
+    completed = kbo_complete_batches(job, batches_applied=applied)
     return {table: getattr(completed, table) for table in TABLES}
 
 

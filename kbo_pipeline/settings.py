@@ -68,7 +68,10 @@ def instance_yaml(retries: int | None = None) -> str:
     """The Dagster instance configuration kbo writes: no telemetry or sign-up dialog; run monitoring
     with kbo's launcher, so that a run whose process died is marked failed (within the poll interval);
     automatic retries (from failure) of such runs only, never of a data failure; and a run queue that
-    lets one run at a time write a database (runs carry the tag kbo/database)."""
+    lets one run at a time write a database (runs carry the tag kbo/database). Debug messages are not
+    kept in the event log: each stored event costs about 10 ms of a step, and Dagster's IO manager
+    writes two per batch step ("Loading file from", "Writing file at"); Dagster's events are kept at
+    any level."""
     retries = run_retries() if retries is None else retries
     return f"""\
 {INSTANCE_YAML_MARK} (kbo_pipeline/settings.py); delete this file to have it written again, or edit it and
@@ -77,6 +80,8 @@ telemetry:
   enabled: false
 nux:
   enabled: false
+python_logs:
+  python_log_level: INFO
 run_launcher:
   module: kbo_pipeline.run_launcher
   class: KboRunLauncher
