@@ -19,8 +19,8 @@ from dagster import (
 from pydantic import Field
 
 from .entities import TABLES
-from .extract import Extract, count_lines, member_path, partition_key_for
-from .importer import finish, prepare, stage, unpack_job
+from .extract import Extract, partition_key_for
+from .importer import finish, prepare, stage
 from .ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from .reconcile import drift_warnings, job_drift
 from .resources import KboDatabase, KboPaths
@@ -62,18 +62,12 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
             extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir)
-            rows = {}
-            if start.needs_work:
-                folder = unpack_job(conn, extract, start.job_id, kbo_paths.work_dir)
-                rows = {m.name: count_lines(member_path(folder, m)) for m in extract.members}
     for warning in extract.warnings:
         context.log.warning(warning)
     context.log.info(start.message)
-    members = "\n".join(
-        f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} | {rows.get(m.name, '')} |" for m in extract.members
-    )
-    row_counts = {f"rows_{m.entity.table}_{m.operation}" if m.operation != "code" else "rows_code": rows[m.name]
-                  for m in extract.members if m.name in rows}
+    # Unpacking is staging's (it reads the CSVs once, typed, and counts them): a resumed job that was
+    # staged already unpacks nothing.
+    members = "\n".join(f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} |" for m in extract.members)
     return Output(
         {"extract": extract, "job_id": start.job_id, "action": start.action},
         metadata={
@@ -85,9 +79,7 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
             "zip_bytes": extract.path.stat().st_size,
             "csv_bytes": sum(m.uncompressed_bytes for m in extract.members),
             "sha256": extract.sha256,
-            "rows": sum(v for k, v in row_counts.items() if k != "rows_code"),
-            **row_counts,
-            "members": MetadataValue.md("| member | compressed bytes | bytes | rows |\n|---|---:|---:|---:|\n" + members),
+            "members": MetadataValue.md("| member | compressed bytes | bytes |\n|---|---:|---:|\n" + members),
         },
     )
 

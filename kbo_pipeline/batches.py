@@ -101,11 +101,6 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
                 params["snapshot_date"] = batch.snapshot_date
             rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
             conn.execute(
-                f"UPDATE {ENTITY_BY_TABLE[batch.table].staging_table} SET processed = true "
-                "WHERE job_id = $job_id AND batch_number = $batch_number AND operation = $operation",
-                {"job_id": batch.job_id, "batch_number": batch.batch_number, "operation": batch.operation},
-            )
-            conn.execute(
                 f"UPDATE import_job_batches SET status = 'completed', completed_at = current_timestamp, "
                 f"rows_affected = $rows WHERE {_BATCH_KEY}",
                 {**_key_params(batch), "rows": rows},

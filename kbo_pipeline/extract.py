@@ -359,14 +359,3 @@ def unpacked_name(member_name: str) -> str:
 
 def member_path(folder: Path, member: Member) -> Path:
     return folder / unpacked_name(member.name)
-
-
-def count_lines(path: Path) -> int:
-    """Data rows of an unpacked CSV: its lines less the header (a quoted newline would count twice;
-    the exact counts come from DuckDB when the rows are staged)."""
-    lines, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return max(lines + (last != b"\n") - 1, 0)

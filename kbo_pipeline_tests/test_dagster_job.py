@@ -47,9 +47,8 @@ def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
         )
         assert metadata["code"]["rows"].value == 21500
         assert metadata["kbo_extract"]["extract_number"].value == 147
-        assert metadata["kbo_extract"]["rows_activity_insert"].value == 425
-        assert metadata["kbo_extract"]["rows_enterprise_delete"].value == 162
-        assert metadata["kbo_extract"]["rows_code"].value == 21500
+        assert metadata["staging_activity"]["insert_rows"].value == 425
+        assert metadata["staging_enterprise"]["delete_rows"].value == 162
         assert metadata["kbo_extract"]["csv_bytes"].value > metadata["kbo_extract"]["zip_bytes"].value
         assert "| table | deleted | inserted |" in metadata["code"]["summary"].value
         assert metadata["code"]["names_resolved"].value == 28

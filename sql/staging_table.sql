@@ -4,6 +4,5 @@ CREATE TABLE IF NOT EXISTS {staging_table} (
     job_id INTEGER NOT NULL,
     batch_number INTEGER NOT NULL,
     operation VARCHAR NOT NULL,
-    processed BOOLEAN NOT NULL DEFAULT false,
     {columns}
 );
