@@ -61,23 +61,25 @@ def _in(column: str, table: str, touched_column: str) -> str:
 def _scopes() -> dict[tuple[str, str], str]:
     """For each check, the condition that limits it to what one extract touched (identifiers only)."""
     scopes = {(t, UNIQUE_KEY): _in(ENTITY_BY_TABLE[t].key, t, ENTITY_BY_TABLE[t].key) for t in UNIQUE_KEY_TABLES}
-    # An orphan appears where a child row is inserted, or where its parent is retired.
-    scopes[("establishment", ENTERPRISE_IS_CURRENT)] = " OR ".join((
-        _in("establishment_number", "establishment", "establishment_number"),
-        _in("enterprise_number", "enterprise", "entity_number"),
-    ))
+    # An orphan appears where a child row is inserted, or where its parent is retired: either way its
+    # number is in scope and has no current parent (sql/checks/scope.sql).
+    scopes[("establishment", ENTERPRISE_IS_CURRENT)] = "c.enterprise_number IN (SELECT number FROM check_without_enterprise)"
     for t in CHILD_TABLES:
-        scopes[(t, BELONGS_TO_AN_ENTITY)] = " OR ".join((
-            _in("entity_number", t, "entity_number"),
-            _in("entity_number", "enterprise", "entity_number"),
-            _in("entity_number", "establishment", "establishment_number"),
-        ))
+        scopes[(t, BELONGS_TO_AN_ENTITY)] = "c.entity_number IN (SELECT number FROM check_without_parent)"
     # A primary name changes with the enterprise row or its denominations.
     scopes[("enterprise", HAS_A_PRIMARY_NAME)] = " OR ".join((
         _in("entity_number", "enterprise", "entity_number"),
         _in("entity_number", "denomination", "entity_number"),
     ))
     return scopes
+
+
+# The current parents an orphan check looks up: the whole tables, or those in an import's scope.
+_WHOLE_PARENTS = {
+    "enterprises": "(SELECT entity_number AS number FROM enterprise WHERE _is_current)",
+    "establishments": "(SELECT establishment_number AS number FROM establishment WHERE _is_current)",
+}
+_SCOPED_PARENTS = {"enterprises": "check_enterprises", "establishments": "check_establishments"}
 
 
 _QUERIES = {
@@ -91,7 +93,8 @@ _QUERIES = {
 @cache
 def _count_sql(table: str, name: str, scoped: bool) -> str:
     scope = f"AND ({_scopes()[(table, name)]})" if scoped else ""
-    return render(_QUERIES[name], ENTITY_BY_TABLE[table], scope=scope)
+    parents = _SCOPED_PARENTS if scoped else _WHOLE_PARENTS
+    return render(_QUERIES[name], ENTITY_BY_TABLE[table], scope=scope, **parents)
 
 
 def _count_outcome(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, scoped: bool) -> CheckOutcome:
@@ -127,11 +130,16 @@ def _mark_touched_rows(conn: duckdb.DuckDBPyConnection, extract_number: int) -> 
         entity = ENTITY_BY_TABLE[table]
         conn.execute(render("checks/touched_rows.sql", entity, references=", ".join(entity.references)),
                      {"extract": extract_number})
+    numbers = " UNION ALL ".join(
+        f"SELECT {column} AS number FROM check_rows_{e.table}" for e in ENTITY_BY_TABLE.values() for column in e.references
+    )
+    conn.execute(render("checks/scope.sql", numbers=numbers))
 
 
 def _drop_touched_rows(conn: duckdb.DuckDBPyConnection) -> None:
-    for table in TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS check_rows_{table}")
+    for table in (*(f"check_rows_{t}" for t in TABLES), "check_scope", "check_enterprises", "check_establishments",
+                  "check_without_enterprise", "check_without_parent"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def check_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> list[CheckOutcome]:

@@ -71,7 +71,10 @@ def test_a_duplicate_or_an_orphan_the_update_made_is_found(db, work_dir, samples
     ).fetchone()[0]
     db.execute("UPDATE enterprise SET _is_current = false, _deleted_at_extract = 141 WHERE entity_number = $k AND _is_current",
                {"k": parent})
+    children = db.execute("SELECT count(*) FROM denomination WHERE _is_current AND entity_number = $k", {"k": parent}).fetchone()[0]
+    assert children > 0
     outcomes = _by_name(check_extract(db, 141))
+    assert outcomes[("denomination", "belongs_to_a_current_entity")].metadata["orphans"] >= children
     assert outcomes[("enterprise", "one_current_row_per_key")].metadata == {"keys_with_several_current_rows": 1}
     assert not outcomes[("enterprise", "rows_applied_equal_rows_staged")].passed
     assert outcomes[("establishment", "enterprise_is_current")].metadata["orphans"] >= 1

@@ -1,6 +1,7 @@
 -- Primary name of every current enterprise in touched_enterprises: the legal name (type 001) in the first language present in the order Dutch (2),
 -- French (1), unknown (0), German (3), English (4); the greatest by string order within a language;
--- the enterprise number when there is none.
+-- the enterprise number when there is none. Only the enterprises whose names change are updated: most
+-- re-delivered enterprises keep theirs, and every row updated is a row group rewritten at checkpoint.
 UPDATE enterprise
 SET primary_name = coalesce(names.primary_name, enterprise.entity_number),
     primary_name_language = names.primary_name_language,
@@ -32,4 +33,9 @@ FROM (
            ranked.name_nl, ranked.name_fr, ranked.name_de
     FROM touched LEFT JOIN ranked USING (entity_number)
 ) AS names
-WHERE enterprise.entity_number = names.entity_number AND enterprise._is_current;
+WHERE enterprise.entity_number = names.entity_number AND enterprise._is_current
+  AND (enterprise.primary_name IS DISTINCT FROM coalesce(names.primary_name, enterprise.entity_number)
+       OR enterprise.primary_name_language IS DISTINCT FROM names.primary_name_language
+       OR enterprise.primary_name_nl IS DISTINCT FROM names.name_nl
+       OR enterprise.primary_name_fr IS DISTINCT FROM names.name_fr
+       OR enterprise.primary_name_de IS DISTINCT FROM names.name_de);

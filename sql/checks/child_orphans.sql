@@ -1,7 +1,10 @@
 -- Current rows of a child table (in scope) whose entity number is neither a current enterprise nor a
--- current establishment.
+-- current establishment ({enterprises}, {establishments}: see establishment_orphans.sql). The rows in
+-- scope are found first, so that the parent lookups probe a few rows, not the whole table.
+WITH candidates AS MATERIALIZED (
+    SELECT c.entity_number FROM {table} c WHERE c._is_current {scope}
+)
 SELECT count(*) AS orphans
-FROM {table} c
-WHERE c._is_current {scope}
-  AND NOT EXISTS (SELECT 1 FROM enterprise e WHERE e._is_current AND e.entity_number = c.entity_number)
-  AND NOT EXISTS (SELECT 1 FROM establishment s WHERE s._is_current AND s.establishment_number = c.entity_number);
+FROM candidates c
+WHERE NOT EXISTS (SELECT 1 FROM {enterprises} p WHERE p.number = c.entity_number)
+  AND NOT EXISTS (SELECT 1 FROM {establishments} p WHERE p.number = c.entity_number);
