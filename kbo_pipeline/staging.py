@@ -60,6 +60,8 @@ def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) ->
         expressions=", ".join(c.expression or c.name for c in columns),
         renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns if c in columns),
         reader=csv_reader(entity, operation),
+        batch_number=(f"(row_number() OVER (ORDER BY {entity.key}) - 1) // $batch_size + 1" if operation == "delete"
+                      else "(nextval('kbo_staged_row') - 1) // $batch_size + 1"),
     )
 
 
