@@ -55,6 +55,7 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
     from .runs import ProgressBar, launch_import, step_errors
 
     instance = DagsterInstance.get()
+    report_dead_runs(instance)
     print(f"database: {database}" + ("" if is_motherduck(database) or Path(database).exists() else " (new)"))
     for zip_path in zip_paths:
         skip = _already_applied(database, zip_path)
@@ -83,16 +84,17 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
     return 0
 
 
-def report_dead_runs() -> None:
+def report_dead_runs(instance=None) -> None:
     """A run whose process died (a killed `kbo import`, a crashed host) is reported failed by whichever
-    kbo command looks next, so that no run is left STARTED for good."""
+    kbo command looks next, so that no run is left STARTED for good. Commands that launch a run pass
+    the instance they launch on (loading one costs a few hundred milliseconds)."""
     settings.ensure_dagster_home()
     from dagster import DagsterInstance
 
     from .run_monitor import reap_dead_runs
 
-    with DagsterInstance.get() as instance:
-        for line in reap_dead_runs(instance):
+    with contextlib.nullcontext(instance) if instance is not None else DagsterInstance.get() as current:
+        for line in reap_dead_runs(current):
             print(f"kbo: {line}", file=sys.stderr)
 
 
@@ -158,8 +160,10 @@ def run_rollback(database: str, extract_number: int) -> int:
 
     from .runs import launch_rollback, step_errors
 
+    instance = DagsterInstance.get()
+    report_dead_runs(instance)
     print(f"database: {database}")
-    with launch_rollback(DagsterInstance.get(), extract_number, database) as result:
+    with launch_rollback(instance, extract_number, database) as result:
         if not result.success:
             print(f"rollback of extract {extract_number}: FAILED (run {result.run_id})", file=sys.stderr)
             for error in step_errors(result):
@@ -254,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     database = resolve_database(getattr(args, "database", None) or settings.database_path())
     try:
-        if args.command in ("import", "status", "rollback", "fetch"):
+        if args.command in ("status", "fetch"):  # import and rollback do it on the instance they launch on
             report_dead_runs()
         return _run(args, database)
     except KboError as exc:  # bad input or a refusal: the message says it all
