@@ -14,4 +14,5 @@ def resolve_touched(conn: duckdb.DuckDBPyConnection) -> int:
     """Recompute the names of the enterprises marked touched; returns how many rows were updated."""
     updated = conn.execute(sql_text("primary_names.sql")).fetchone()[0]
     conn.execute("DROP TABLE touched_enterprises")
+    conn.execute("DROP TABLE touched_names")
     return int(updated)

@@ -2,19 +2,16 @@
 -- French (1), unknown (0), German (3), English (4); the greatest by string order within a language;
 -- the enterprise number when there is none. Only the enterprises whose names change are updated: most
 -- re-delivered enterprises keep theirs, and every row updated is a row group rewritten at checkpoint.
-UPDATE enterprise
-SET primary_name = coalesce(names.primary_name, enterprise.entity_number),
-    primary_name_language = names.primary_name_language,
-    primary_name_nl = names.name_nl,
-    primary_name_fr = names.name_fr,
-    primary_name_de = names.name_de
-FROM (
+-- The names are computed first, then applied, and the tables are filtered by semi-joins: in the
+-- transaction that creates touched_enterprises DuckDB has no statistics for it and planned the joins
+-- with the wrong build side (0.75 s instead of 0.2 s on the full register).
+CREATE OR REPLACE TEMP TABLE touched_names AS
     WITH touched AS (SELECT entity_number FROM touched_enterprises),
     legal AS (
         SELECT d.entity_number, d.language, max(d.denomination) AS name
         FROM denomination d
-        JOIN touched USING (entity_number)
-        WHERE d._is_current AND d.type_of_denomination = '001'
+        WHERE d.entity_number IN (SELECT entity_number FROM touched)
+          AND d._is_current AND d.type_of_denomination = '001'
         GROUP BY d.entity_number, d.language
     ),
     ranked AS (
@@ -31,9 +28,17 @@ FROM (
     )
     SELECT touched.entity_number, ranked.primary_name, ranked.primary_name_language,
            ranked.name_nl, ranked.name_fr, ranked.name_de
-    FROM touched LEFT JOIN ranked USING (entity_number)
-) AS names
+    FROM touched LEFT JOIN ranked USING (entity_number);
+
+UPDATE enterprise
+SET primary_name = coalesce(names.primary_name, enterprise.entity_number),
+    primary_name_language = names.primary_name_language,
+    primary_name_nl = names.name_nl,
+    primary_name_fr = names.name_fr,
+    primary_name_de = names.name_de
+FROM touched_names AS names
 WHERE enterprise.entity_number = names.entity_number AND enterprise._is_current
+  AND enterprise.entity_number IN (SELECT entity_number FROM touched_names)
   AND (enterprise.primary_name IS DISTINCT FROM coalesce(names.primary_name, enterprise.entity_number)
        OR enterprise.primary_name_language IS DISTINCT FROM names.primary_name_language
        OR enterprise.primary_name_nl IS DISTINCT FROM names.name_nl
