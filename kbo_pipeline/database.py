@@ -44,28 +44,41 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection that is always closed, so a failing step never keeps the file lock. With
     `lock_wait_seconds`, a file held by another process is tried again for that long."""
+    conn = open_connection(database, config, read_only, lock_wait_seconds)
+    try:
+        with interrupts_raised():
+            yield conn
+    finally:
+        conn.close()
+
+
+def open_connection(
+    database: str, config: dict | None = None, read_only: bool = False, lock_wait_seconds: float = 0.0
+) -> duckdb.DuckDBPyConnection:
+    """A new connection; the caller closes it (`connect` is the usual way)."""
     if not is_motherduck(database) and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_wait_seconds
     while True:
         try:
-            conn = duckdb.connect(database, read_only=read_only, config=dict(config or {}))
-            break
+            return duckdb.connect(database, read_only=read_only, config=dict(config or {}))
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 raise
             time.sleep(0.2)
+
+
+@contextmanager
+def interrupts_raised() -> Iterator[None]:
+    """A stop request (Dagster's terminate, Ctrl-C) that arrives while DuckDB runs a statement becomes
+    an ordinary DuckDB exception, which a step would report as a failure (or retry) while the run went
+    on with its next steps. It is an interrupt: raise it as one."""
     try:
-        yield conn
+        yield
     except Exception as exc:
         if not is_interrupt(exc):
             raise
-        # A stop request (Dagster's terminate, Ctrl-C) that arrived while DuckDB ran a statement: DuckDB
-        # turns it into an ordinary exception, which a step would report as a failure (or retry) while
-        # the run went on with its next steps. It is an interrupt: raise it as one.
         raise KeyboardInterrupt("interrupted while DuckDB ran a statement") from None
-    finally:
-        conn.close()
 
 
 def is_interrupt(exc: BaseException) -> bool:

@@ -30,6 +30,12 @@ def lock_timeout() -> float:
     return float(os.environ.get("KBO_LOCK_TIMEOUT", "3600"))
 
 
+def hold_seconds() -> float:
+    """KBO_HOLD_SECONDS: how long an import keeps the database open from step to step before it closes
+    it between two steps, letting readers in (0: after every step)."""
+    return float(os.environ.get("KBO_HOLD_SECONDS", "10"))
+
+
 def extract_sensor_on() -> bool:
     """KBO_EXTRACT_SENSOR=off starts the landing-folder sensor stopped (it can still be turned on in the UI)."""
     return os.environ.get("KBO_EXTRACT_SENSOR", "on").lower() not in ("off", "0", "false", "no")

@@ -55,3 +55,37 @@ def test_import_draws_a_progress_bar_on_a_terminal(tmp_path, samples):
     frames = [f for f in text.split("\r") if "batches (" in f]
     assert frames and "(100%)" in frames[-1] and "█" in frames[-1]
     assert ": done (run " in text
+
+
+def test_a_run_holds_the_database_between_steps_only_for_a_while(tmp_path):
+    """The resource keeps one DuckDB open from step to step (no reopen, warm cache) but closes it once
+    held for hold_seconds, and at once when a step fails; outside a run it holds nothing."""
+    from unittest import mock
+
+    import duckdb
+    import pytest
+
+    from kbo_pipeline.resources import KboDatabase
+
+    database = str(tmp_path / "kbo.duckdb")
+    held = KboDatabase(database=database, hold_seconds=3600)
+    with held.get_connection() as conn:  # outside a run: no lock taken, so nothing is held
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    assert held._held is None
+    held._lock = mock.Mock()  # as set up for a run
+    with held.get_connection() as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    first = held._held
+    with held.get_connection() as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    assert held._held is first is not None
+    with pytest.raises(duckdb.Error), held.get_connection() as conn:
+        conn.execute("SELECT * FROM no_such_table")
+    assert held._held is None  # a failing step lets go of the file
+    brief = KboDatabase(database=database, hold_seconds=0.0001)
+    brief._lock = mock.Mock()
+    with brief.get_connection() as conn:
+        conn.execute("INSERT INTO t VALUES (2)")
+    assert brief._held is None  # held long enough: closed at the end of the step
+    with duckdb.connect(database, read_only=True) as reader:  # another process could open it now
+        assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == 2
