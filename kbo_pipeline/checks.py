@@ -14,8 +14,7 @@ from dagster import (
     op,
 )
 
-from .data_checks import SPECS, CheckOutcome, audit, check_extract, describe, failed_errors
-from .errors import DataChecksFailed
+from .data_checks import SPECS, CheckOutcome, audit, check_extract, describe, failed_errors, failure, warnings
 from .extract import ExtractError, parse_file_name
 from .resources import KboDatabase
 from .step_errors import retrying
@@ -72,12 +71,12 @@ def kbo_audit_database(context: OpExecutionContext, kbo_db: KboDatabase) -> dict
     context.add_output_metadata({
         "checks": len(outcomes),
         "failed": len(failed_errors(outcomes)),
-        "warnings": sum(1 for o in outcomes if not o.passed and o.spec.severity == "warn"),
+        "warnings": len(warnings(outcomes)),
         "results": MetadataValue.md("| table | check | result | figures |\n|---|---|---|---|\n" + rows),
     })
-    failed = failed_errors(outcomes)
-    if failed:  # the same message as `kbo audit`
-        raise Failure(str(DataChecksFailed(f"{len(failed)} data check(s) failed: " + "; ".join(describe(o) for o in failed))))
+    error = failure(outcomes)
+    if error is not None:  # the same message as `kbo audit`
+        raise Failure(str(error))
     return {"checks": len(outcomes)}
 
 

@@ -13,6 +13,7 @@ from functools import cache
 import duckdb
 
 from .entities import CHILD_TABLES, ENTITY_BY_TABLE, TABLES, UNIQUE_KEY_TABLES
+from .errors import DataChecksFailed
 from .schema import render
 
 
@@ -137,9 +138,18 @@ def _mark_touched_rows(conn: duckdb.DuckDBPyConnection, extract_number: int) -> 
 
 
 def _drop_touched_rows(conn: duckdb.DuckDBPyConnection) -> None:
-    for table in (*(f"check_rows_{t}" for t in TABLES), "check_scope", "check_enterprises", "check_establishments",
-                  "check_without_enterprise", "check_without_parent"):
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    """Drop the temporary tables touched_rows.sql and scope.sql made (all named check_...)."""
+    made = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'check_')"
+    ).fetchall()
+    for (table,) in made:
+        conn.execute(f'DROP TABLE "{table}"')
+
+
+def _outcome(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, extract_number: int | None, scoped: bool) -> CheckOutcome:
+    if spec.name == ROWS_APPLIED:
+        return _rows_applied_outcomes(conn, spec, extract_number, scoped)
+    return _count_outcome(conn, spec, scoped)
 
 
 def check_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> list[CheckOutcome]:
@@ -149,11 +159,7 @@ def check_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> list[
     if scoped:
         _mark_touched_rows(conn, extract_number)
     try:
-        return [
-            _rows_applied_outcomes(conn, spec, extract_number, scoped) if spec.name == ROWS_APPLIED
-            else _count_outcome(conn, spec, scoped)
-            for spec in SPECS
-        ]
+        return [_outcome(conn, spec, extract_number, scoped) for spec in SPECS]
     finally:
         if scoped:
             _drop_touched_rows(conn)
@@ -161,14 +167,23 @@ def check_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> list[
 
 def audit(conn: duckdb.DuckDBPyConnection) -> list[CheckOutcome]:
     """Every check over every table, and the ledger of every completed extract against the tables."""
-    return [
-        _rows_applied_outcomes(conn, spec, None, False) if spec.name == ROWS_APPLIED else _count_outcome(conn, spec, False)
-        for spec in SPECS
-    ]
+    return [_outcome(conn, spec, None, False) for spec in SPECS]
 
 
 def failed_errors(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
     return [o for o in outcomes if not o.passed and o.spec.severity == "error"]
+
+
+def warnings(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
+    return [o for o in outcomes if not o.passed and o.spec.severity == "warn"]
+
+
+def failure(outcomes: list[CheckOutcome]) -> DataChecksFailed | None:
+    """The error of a run of the checks in which an ERROR check failed (the audit job and `kbo audit`)."""
+    failed = failed_errors(outcomes)
+    if not failed:
+        return None
+    return DataChecksFailed(f"{len(failed)} data check(s) failed: " + "; ".join(describe(o) for o in failed))
 
 
 def describe(outcome: CheckOutcome) -> str:

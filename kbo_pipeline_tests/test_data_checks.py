@@ -107,9 +107,7 @@ def test_the_kbo_audit_job_reports_and_fails_on_an_error(dagster_home, tmp_path,
     with DagsterInstance.get() as instance:
         with execute_job(reconstructable(get_audit_job), instance=instance, run_config=config) as result:
             assert result.success
-            metadata = result.output_for_node("kbo_audit_database") and next(
-                e.event_specific_data.metadata for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
-            )
+            metadata = next(e.event_specific_data.metadata for e in result.all_events if e.event_type_value == "STEP_OUTPUT")
             assert metadata["checks"].value == 16 and metadata["failed"].value == 0
         with connect(str(database)) as conn:
             _duplicate_an_untouched_enterprise(conn, 141)
