@@ -15,14 +15,14 @@ from dagster import (
     job,
 )
 
-from . import settings
-from .assets import ASSETS, GROUP
-from .database import resolve_database
-from .checks import CHECKS, kbo_audit_database
-from .console_log import kbo_console_logger
-from .ops import kbo_fetch_extract, kbo_rollback_extract
-from .resources import default_resources
-from .sensors import build_extract_sensor, build_portal_sensor
+from kbo_pipeline import settings
+from kbo_pipeline.defs.assets import ASSETS, GROUP
+from kbo_pipeline.core.database import resolve_database
+from kbo_pipeline.defs.checks import CHECKS, kbo_audit_database
+from kbo_pipeline.defs.console_log import kbo_console_logger
+from kbo_pipeline.defs.ops import kbo_fetch_extract, kbo_rollback_extract
+from kbo_pipeline.defs.resources import default_resources
+from kbo_pipeline.defs.sensors import build_extract_sensor, build_portal_sensor
 
 # The run queue (dagster.yaml) lets one run with a given kbo/database tag run at a time: the database
 # this code location writes.

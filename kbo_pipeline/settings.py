@@ -89,7 +89,7 @@ nux:
 python_logs:
   python_log_level: INFO
 run_launcher:
-  module: kbo_pipeline.run_launcher
+  module: kbo_pipeline.defs.run_launcher
   class: KboRunLauncher
 run_monitoring:
   enabled: true

@@ -1,6 +1,6 @@
 """Helpers shared by the tests: a checksum of every entity table, to prove that nothing changed."""
 
-from kbo_pipeline.entities import ENTITIES
+from kbo_pipeline.core.entities import ENTITIES
 
 
 def table_checksums(conn) -> dict[str, tuple]:
@@ -17,8 +17,8 @@ def table_checksums(conn) -> dict[str, tuple]:
 
 def staged_batches(conn, path, work_dir, sizes=None):
     """Validate and stage one extract without applying it: (job id, its batches)."""
-    from kbo_pipeline.batches import plan_batches
-    from kbo_pipeline.importer import prepare, stage
+    from kbo_pipeline.core.batches import plan_batches
+    from kbo_pipeline.core.importer import prepare, stage
 
     extract, start = prepare(conn, path)
     stage(conn, extract, start.job_id, work_dir, sizes)

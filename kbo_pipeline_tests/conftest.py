@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from kbo_pipeline.database import connect
-from kbo_pipeline.sample import write_samples
+from kbo_pipeline.core.database import connect
+from kbo_pipeline.dev.sample import write_samples
 from kbo_pipeline.settings import ensure_dagster_home
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -12,7 +12,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from kbo_pipeline.entities import ENTITIES
+from kbo_pipeline.core.entities import ENTITIES
 
 HISTORY = ("_snapshot_date", "_extract_number", "_is_current", "_deleted_at_extract")
 LANGUAGE_ORDER = ["2", "1", "0", "3", "4"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kbo_pipeline.extract import ExtractError, parse_file_name, read_extract
-from kbo_pipeline.importer import import_extract
+from kbo_pipeline.core.extract import ExtractError, parse_file_name, read_extract
+from kbo_pipeline.core.importer import import_extract
 
 from .checks import table_checksums
 from .conftest import EXTRACT_147
@@ -233,7 +233,7 @@ def test_the_extract_number_is_ascii_digits_only():
 
 def test_the_declared_size_of_all_members_is_capped(db_with_147, work_dir, tmp_path, monkeypatch):
     path = write_zip(tmp_path / "bad", members_148())
-    monkeypatch.setattr("kbo_pipeline.extract.MAX_EXTRACT_BYTES", 1_000_000)  # the real one is 16 GiB
+    monkeypatch.setattr("kbo_pipeline.core.extract.MAX_EXTRACT_BYTES", 1_000_000)  # the real one is 16 GiB
     with pytest.raises(ExtractError, match=r"its CSVs declare [\d,]+ bytes in all, more than 1,000,000"):
         import_extract(db_with_147, path, work_dir)
 
@@ -257,7 +257,7 @@ def test_unpacking_refuses_without_the_disk_space_and_says_how_much(db_with_147,
 def test_a_bug_keeps_its_traceback_and_an_expected_error_its_message_alone():
     from dagster import Failure
 
-    from kbo_pipeline.step_errors import retrying
+    from kbo_pipeline.defs.step_errors import retrying
 
     with pytest.raises(Failure) as expected:
         for attempt in retrying():
@@ -276,7 +276,7 @@ def test_transient_errors_are_tried_again_in_the_step_and_an_interrupt_is_never_
     import duckdb
     from dagster import Failure
 
-    from kbo_pipeline.step_errors import retrying
+    from kbo_pipeline.defs.step_errors import retrying
 
     tries = []
     for attempt in retrying(attempts=3, first_delay=0.01):
@@ -303,7 +303,7 @@ def test_an_interrupt_inside_a_duckdb_statement_is_an_interrupt(tmp_path):
     raises it on as the interrupt it is, so that Dagster stops the run instead of failing one step."""
     import duckdb
 
-    from kbo_pipeline.database import connect
+    from kbo_pipeline.core.database import connect
 
     for interrupt in (duckdb.InterruptException("INTERRUPT Error: Interrupted!"), RuntimeError("Query interrupted")):
         with pytest.raises(KeyboardInterrupt):

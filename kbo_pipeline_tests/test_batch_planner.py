@@ -1,8 +1,8 @@
 """Batch sizes tuned from the recorded durations of earlier batches."""
 
-from kbo_pipeline.batch_planner import BOUND, tuned_sizes
-from kbo_pipeline.importer import batch_sizes
-from kbo_pipeline.schema import create_schema
+from kbo_pipeline.core.batch_sizes import BOUND, tuned_sizes
+from kbo_pipeline.core.importer import batch_sizes
+from kbo_pipeline.core.schema import create_schema
 
 
 def record_batches(db, table, operation, rows, seconds, count=5, extract_type="update"):
@@ -47,8 +47,8 @@ def test_tuned_sizes_moderate_pace(db):
 def test_a_huge_update_is_a_bounded_number_of_steps(db, work_dir, tmp_path):
     """The benchmark's generator at a tiny scale: a full load and a huge activity update, through the
     same batch path; the step count stays bounded by the batch sizes."""
-    from kbo_pipeline import bench
-    from kbo_pipeline.importer import import_extract
+    from kbo_pipeline.dev import bench
+    from kbo_pipeline.core.importer import import_extract
 
     full, csvs = bench.generate_full(tmp_path, 300)
     huge = bench.generate_update(tmp_path, csvs, 141, {"activity": (400, 20000)}, 3)

@@ -2,11 +2,11 @@
 
 import pytest
 
-from kbo_pipeline.batches import apply_batch
+from kbo_pipeline.core.batches import apply_batch
 from kbo_pipeline.errors import ConfigError
-from kbo_pipeline.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
-from kbo_pipeline.importer import batch_sizes, import_extract
-from kbo_pipeline.staging import plan_batch_sizes
+from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
+from kbo_pipeline.core.importer import batch_sizes, import_extract
+from kbo_pipeline.core.staging import plan_batch_sizes
 
 from .checks import staged_batches, table_checksums
 from .replay import assert_equals_replay

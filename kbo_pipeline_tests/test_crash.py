@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kbo_pipeline.database import connect
-from kbo_pipeline.entities import ENTITIES, TABLES
+from kbo_pipeline.core.database import connect
+from kbo_pipeline.core.entities import ENTITIES, TABLES
 
 from .checks import table_checksums
 
@@ -22,7 +22,7 @@ SIZES = [arg for t in TABLES for arg in ("--batch-size", f"{t}=3")]
 def kbo_import(database: Path, zip_path: Path, home: Path, extra_env: dict | None = None, sizes=SIZES) -> subprocess.Popen:
     env = {**os.environ, "DAGSTER_HOME": str(home), "KBO_WORK_DIR": str(home.parent / "work"), **(extra_env or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "kbo_pipeline.cli", "import", "--database", str(database), *sizes, str(zip_path)],
+        [sys.executable, "-m", "kbo_pipeline.cli.main", "import", "--database", str(database), *sizes, str(zip_path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 

@@ -6,7 +6,7 @@ import time
 
 from dagster import DagsterInstance, RunsFilter
 
-from kbo_pipeline.database import connect
+from kbo_pipeline.core.database import connect
 
 from .replay import assert_equals_replay
 from .webserver import Webserver

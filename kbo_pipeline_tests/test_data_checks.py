@@ -6,9 +6,9 @@ import sys
 
 from dagster import DagsterInstance, execute_job, reconstructable
 
-from kbo_pipeline.data_checks import SPECS, audit, check_extract, failed_errors
-from kbo_pipeline.database import connect
-from kbo_pipeline.importer import import_extract
+from kbo_pipeline.core.data_checks import SPECS, audit, check_extract, failed_errors
+from kbo_pipeline.core.database import connect
+from kbo_pipeline.core.importer import import_extract
 
 
 def _by_name(outcomes) -> dict[tuple[str, str], object]:
@@ -85,7 +85,7 @@ def test_kbo_audit_prints_every_check_and_fails_on_an_error(tmp_path, samples):
     database = tmp_path / "kbo.duckdb"
     with connect(str(database)) as conn:
         _import(conn, samples, tmp_path / "work", 2)
-    command = [sys.executable, "-m", "kbo_pipeline.cli", "audit", "--database", str(database)]
+    command = [sys.executable, "-m", "kbo_pipeline.cli.main", "audit", "--database", str(database)]
     clean = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert clean.returncode == 0, clean.stderr
     assert clean.stdout.count("passed") >= 12 and "enterprise" in clean.stdout and "16 checks" in clean.stdout

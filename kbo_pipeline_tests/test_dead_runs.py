@@ -14,9 +14,9 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from kbo_pipeline import settings
-from kbo_pipeline.database import connect
-from kbo_pipeline.run_monitor import WORKER_TAG, reap_dead_runs
-from kbo_pipeline.run_worker import is_alive, this_process
+from kbo_pipeline.core.database import connect
+from kbo_pipeline.defs.run_monitor import WORKER_TAG, reap_dead_runs
+from kbo_pipeline.defs.run_worker import is_alive, this_process
 
 from .replay import assert_equals_replay
 from .webserver import Webserver
@@ -244,7 +244,7 @@ def test_a_reexecution_is_not_judged_by_its_parents_worker(dagster_home):
 
     from dagster import DagsterRun
 
-    from kbo_pipeline.run_monitor import dead_worker
+    from kbo_pipeline.defs.run_monitor import dead_worker
 
     dead = {**this_process(), "pid": 999_999_999, "start_ticks": 1}
     parent = DagsterRun(job_name="kbo_import", run_id="parent", tags={WORKER_TAG: json.dumps({"run_id": "parent", **dead})})

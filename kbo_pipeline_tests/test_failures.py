@@ -6,15 +6,15 @@ import sys
 import pytest
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 
-from kbo_pipeline.database import connect, is_transient
+from kbo_pipeline.core.database import connect, is_transient
 from kbo_pipeline.definitions import get_import_job
-from kbo_pipeline.entities import TABLES
+from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.errors import ConfigError
-from kbo_pipeline.failpoints import FailpointHit, hit
-from kbo_pipeline.importer import import_extract
-from kbo_pipeline.rollback import RollbackError, rollback_extract
-from kbo_pipeline.runs import launch_import, launch_rollback
-from kbo_pipeline.status import job_report
+from kbo_pipeline.core.failpoints import FailpointHit, hit
+from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.rollback import RollbackError, rollback_extract
+from kbo_pipeline.cli.runs import launch_import, launch_rollback
+from kbo_pipeline.core.progress import job_report
 
 from .checks import DatabaseHeld, table_checksums
 from .replay import assert_equals_replay
@@ -90,7 +90,7 @@ def test_a_failed_batch_is_reexecuted_from_failure(point, dagster_home, tmp_path
 def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path, monkeypatch):
     from .conftest import EXTRACT_147
 
-    monkeypatch.setattr("kbo_pipeline.resources.CONNECT_LOCK_WAIT", 0)  # let the retry policy show
+    monkeypatch.setattr("kbo_pipeline.defs.resources.CONNECT_LOCK_WAIT", 0)  # let the retry policy show
 
     database = str(tmp_path / "kbo.duckdb")
     with connect(database) as conn:
@@ -137,7 +137,7 @@ def test_rollback_undoes_the_latest_extract_and_reapplying_gives_the_same_state(
 
 
 def test_an_unfinished_extract_can_be_rolled_back(db, work_dir, samples):
-    from kbo_pipeline.batches import apply_batch
+    from kbo_pipeline.core.batches import apply_batch
 
     from .checks import staged_batches
 
@@ -152,7 +152,7 @@ def test_an_unfinished_extract_can_be_rolled_back(db, work_dir, samples):
 
 
 def test_a_rollback_under_a_newer_unfinished_extract_with_applied_batches_is_refused(db, work_dir, samples):
-    from kbo_pipeline.batches import apply_batch
+    from kbo_pipeline.core.batches import apply_batch
 
     from .checks import staged_batches
 
@@ -177,9 +177,9 @@ def test_unpacked_files_are_keyed_by_database_and_removed_after_any_outcome(tmp_
     files; a replacement and a rollback remove what an interrupted attempt had unpacked."""
     import zipfile
 
-    from kbo_pipeline.database import database_of
-    from kbo_pipeline.extract import read_extract, work_folder
-    from kbo_pipeline.importer import prepare, unpack_job
+    from kbo_pipeline.core.database import database_of
+    from kbo_pipeline.core.extract import read_extract, work_folder
+    from kbo_pipeline.core.importer import prepare, unpack_job
 
     def files():
         return sorted(p.relative_to(work) for p in work.rglob("*") if p.is_file())
@@ -228,13 +228,13 @@ def test_the_rollback_job_and_command(dagster_home, tmp_path, samples):
     with connect(database) as conn:
         assert_equals_replay(conn, samples[:1])
     cli = subprocess.run(
-        [sys.executable, "-m", "kbo_pipeline.cli", "rollback", "--database", database, "140"],
+        [sys.executable, "-m", "kbo_pipeline.cli.main", "rollback", "--database", database, "140"],
         capture_output=True, text=True, timeout=300,
     )
     assert cli.returncode == 0, cli.stderr[-2000:]
     assert "extract 140 rolled back" in cli.stdout
     cli = subprocess.run(
-        [sys.executable, "-m", "kbo_pipeline.cli", "rollback", "--database", database, "140"],
+        [sys.executable, "-m", "kbo_pipeline.cli.main", "rollback", "--database", database, "140"],
         capture_output=True, text=True, timeout=300,
     )
     assert cli.returncode == 1 and "extract 140 is not applied" in cli.stderr

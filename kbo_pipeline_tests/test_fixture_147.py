@@ -2,7 +2,7 @@
 
 import datetime
 
-from kbo_pipeline.importer import import_extract
+from kbo_pipeline.core.importer import import_extract
 
 from .conftest import EXTRACT_147
 from .replay import Replay, database_rows

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from kbo_pipeline.portal import PortalClient, PortalError, fetch_new, wanted_extracts
+from kbo_pipeline.sources.portal import PortalClient, PortalError, fetch_new, wanted_extracts
 
 from .fake_portal import FakePortal, portal_files
 
@@ -68,13 +68,13 @@ def test_kbo_fetch_lands_new_extracts(portal, samples, tmp_path):
     landing = tmp_path / "landing"
     env = {**os.environ, "KBO_PORTAL_URL": portal.base, "KBO_USERNAME": "user", "KBO_PASSWORD": "s3cret!",
            "KBO_PORTAL_ALLOW_HTTP": "1", "KBO_LANDING_DIR": str(landing), "KBO_DATABASE": str(tmp_path / "kbo.duckdb")}
-    done = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli", "fetch"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in landing.iterdir()) == [p.name for p in samples[:3]]
     assert "s3cret" not in done.stdout + done.stderr
-    again = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli", "fetch"], env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "nothing new" in again.stdout
-    bad = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli", "fetch"], env={**env, "KBO_PASSWORD": "nope"},
+    bad = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env={**env, "KBO_PASSWORD": "nope"},
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "check KBO_USERNAME and KBO_PASSWORD" in bad.stderr and "nope" not in bad.stderr
 
@@ -110,7 +110,7 @@ def test_only_https_unless_http_is_allowed_explicitly(portal, tmp_path):
     env = {**os.environ, "KBO_PORTAL_URL": portal.base, "KBO_USERNAME": "user", "KBO_PASSWORD": "s3cret!",
            "KBO_LANDING_DIR": str(tmp_path / "landing"), "KBO_DATABASE": str(tmp_path / "kbo.duckdb")}
     env.pop("KBO_PORTAL_ALLOW_HTTP", None)
-    refused = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli", "fetch"], env=env, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "must be an https address" in refused.stderr and "Traceback" not in refused.stderr
     assert portal.requests == []  # nothing was sent, credentials least of all
 

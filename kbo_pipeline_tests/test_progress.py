@@ -8,13 +8,13 @@ import time
 
 from dagster import DagsterInstance
 
-from kbo_pipeline.runs import launch_import
+from kbo_pipeline.cli.runs import launch_import
 
 from .checks import DatabaseHeld
 from .conftest import EXTRACT_147
 from .terminal import run_on_a_terminal
 
-KBO = [sys.executable, "-m", "kbo_pipeline.cli"]
+KBO = [sys.executable, "-m", "kbo_pipeline.cli.main"]
 
 
 def test_every_batch_step_logs_its_progress(dagster_home, tmp_path, samples):
@@ -65,7 +65,7 @@ def test_a_run_holds_the_database_between_steps_only_for_a_while(tmp_path):
     import duckdb
     import pytest
 
-    from kbo_pipeline.resources import KboDatabase
+    from kbo_pipeline.defs.resources import KboDatabase
 
     database = str(tmp_path / "kbo.duckdb")
     held = KboDatabase(database=database, hold_seconds=3600)

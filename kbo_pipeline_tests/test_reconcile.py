@@ -5,10 +5,10 @@ from datetime import date, datetime
 
 import pytest
 
-from kbo_pipeline.entities import ENTITIES, TABLES
-from kbo_pipeline.extract import ExtractError
-from kbo_pipeline.importer import import_extract
-from kbo_pipeline.sample import code_csv, entity_csv, meta_csv, write_zip
+from kbo_pipeline.core.entities import ENTITIES, TABLES
+from kbo_pipeline.core.extract import ExtractError
+from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.dev.sample import code_csv, entity_csv, meta_csv, write_zip
 
 from .checks import table_checksums
 

@@ -1,8 +1,8 @@
 """A generated Full followed by Updates: current state, history and every as-of-K state equal the
 independent replay."""
 
-from kbo_pipeline.entities import TABLES
-from kbo_pipeline.importer import import_extract
+from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.importer import import_extract
 
 from .replay import AS_OF, Replay, database_rows
 
@@ -46,7 +46,7 @@ def test_the_samples_exercise_every_kind_of_change(db, work_dir, samples):
 
 def test_history_views_and_macros(db, work_dir, samples):
     from .replay import HISTORY
-    from kbo_pipeline.entities import ENTITY_BY_TABLE
+    from kbo_pipeline.core.entities import ENTITY_BY_TABLE
 
     replay = Replay()
     for path in samples[:4]:

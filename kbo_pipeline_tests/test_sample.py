@@ -3,8 +3,8 @@
 import re
 import zipfile
 
-from kbo_pipeline.extract import read_extract
-from kbo_pipeline.sample import check_digits
+from kbo_pipeline.core.extract import read_extract
+from kbo_pipeline.dev.sample import check_digits
 
 NUMBER = re.compile(r'"(\d{4}\.\d{3}\.\d{3}|\d\.\d{3}\.\d{3}\.\d{3})"')
 

@@ -7,11 +7,11 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 from dagster._core.errors import DagsterResourceFunctionError
 
-from kbo_pipeline.database import connect
+from kbo_pipeline.core.database import connect
 from kbo_pipeline.definitions import defs, kbo_extract_sensor
-from kbo_pipeline.import_lock import ImportLock, ImportLocked
-from kbo_pipeline.ledger_state import state_path
-from kbo_pipeline.runs import launch_import
+from kbo_pipeline.core.import_lock import ImportLock, ImportLocked
+from kbo_pipeline.core.ledger_state import state_path
+from kbo_pipeline.cli.runs import launch_import
 
 from .checks import DatabaseHeld
 from .replay import assert_equals_replay
@@ -158,7 +158,7 @@ def test_a_second_import_waits_for_the_first_and_then_refuses_clearly(env, sampl
     lock = ImportLock(database)
     lock.acquire("a test holding the lock")
     try:
-        from kbo_pipeline.runs import import_run_config
+        from kbo_pipeline.cli.runs import import_run_config
         from dagster import execute_job, reconstructable
         from kbo_pipeline.definitions import get_import_job
 

@@ -4,10 +4,10 @@ import zipfile
 
 import pytest
 
-from kbo_pipeline.batches import apply_batch
-from kbo_pipeline.entities import TABLES
-from kbo_pipeline.extract import ExtractError
-from kbo_pipeline.importer import import_extract
+from kbo_pipeline.core.batches import apply_batch
+from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.extract import ExtractError
+from kbo_pipeline.core.importer import import_extract
 
 from .checks import staged_batches, table_checksums
 from .conftest import EXTRACT_147

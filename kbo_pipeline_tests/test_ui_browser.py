@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from kbo_pipeline.runs import launch_import
+from kbo_pipeline.cli.runs import launch_import
 
 from .conftest import EXTRACT_147
 from .webserver import Webserver

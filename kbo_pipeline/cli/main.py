@@ -1,0 +1,303 @@
+"""`kbo`: import extracts through the Dagster job, show the ledger, write sample extracts, open the UI."""
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from kbo_pipeline import settings
+from kbo_pipeline.core.database import connect, is_motherduck, resolve_database
+from kbo_pipeline.errors import ConfigError, KboError
+from kbo_pipeline.core.extract import ExtractError, parse_file_name
+from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
+
+
+def _database_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database", default=None, help=f"DuckDB file or md: path (default: $KBO_DATABASE or {settings.DEFAULT_DATABASE})"
+    )
+
+
+def _already_applied(database: str, zip_path: Path) -> str | None:
+    """The reason to skip this ZIP, read from the database's ledger; None when it must run."""
+    if not is_motherduck(database) and not Path(database).exists():
+        return None
+    try:
+        number = parse_file_name(zip_path.name)[0]  # the run validates the file; the name is enough here
+    except ExtractError:
+        return None  # the run records the failure
+    try:
+        with connect(database, read_only=not is_motherduck(database)) as conn:
+            row = conn.execute(
+                "SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}
+            ).fetchone()
+            latest = conn.execute("SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'").fetchone()[0]
+    except duckdb.Error:
+        return None  # no ledger yet, or the file is busy: the run decides
+    if row and row[0] == "completed":
+        return f"extract {number} is already applied"
+    if latest is not None and number < latest:
+        return f"extract {number} is older than the latest applied extract {latest}"
+    return None
+
+
+def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None, accept_drift: bool = False) -> int:
+    """Each ZIP becomes a run of the kbo_import job on the instance ($DAGSTER_HOME), in the order given."""
+    settings.ensure_dagster_home()
+    from dagster import DagsterInstance
+    from dagster._core.errors import DagsterError
+
+    from kbo_pipeline.cli.runs import ProgressBar, launch_import, step_errors
+
+    instance = DagsterInstance.get()
+    report_dead_runs(instance)
+    print(f"database: {database}" + ("" if is_motherduck(database) or Path(database).exists() else " (new)"))
+    for zip_path in zip_paths:
+        skip = _already_applied(database, zip_path)
+        if skip:
+            print(f"{zip_path.name}: skipped, {skip}")
+            continue
+        print(f"{zip_path.name}: importing", flush=True)
+        # On a terminal: a progress bar, and only warnings from the run's log. Otherwise: its log lines.
+        terminal = sys.stdout.isatty()
+        level = os.environ.get("KBO_LOG_LEVEL", "WARNING" if terminal else "INFO")
+        progress = ProgressBar(database, zip_path, sys.stdout) if terminal else contextlib.nullcontext()
+        try:
+            with progress, launch_import(
+                instance, zip_path, database, batch_sizes=batch_sizes, log_level=level, accept_drift=accept_drift
+            ) as result:
+                success, run_id, errors = result.success, result.run_id, step_errors(result)
+        except DagsterError as exc:  # the run could not start, e.g. another import holds the database
+            print(f"{zip_path.name}: FAILED: {root_cause(exc)}", file=sys.stderr)
+            return 1
+        if not success:
+            print(f"{zip_path.name}: FAILED (run {run_id})", file=sys.stderr)
+            for error in errors:
+                print(f"  {error}", file=sys.stderr)
+            return 1
+        print(f"{zip_path.name}: done (run {run_id})")
+    return 0
+
+
+def report_dead_runs(instance=None) -> None:
+    """A run whose process died (a killed `kbo import`, a crashed host) is reported failed by whichever
+    kbo command looks next, so that no run is left STARTED for good. Commands that launch a run pass
+    the instance they launch on (loading one costs a few hundred milliseconds)."""
+    settings.ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from kbo_pipeline.defs.run_monitor import reap_dead_runs
+
+    with contextlib.nullcontext(instance) if instance is not None else DagsterInstance.get() as current:
+        for line in reap_dead_runs(current):
+            print(f"kbo: {line}", file=sys.stderr)
+
+
+def run_status(database: str, job_id: int | None, watch: bool) -> int:
+    if not is_motherduck(database) and not Path(database).exists():
+        print(f"{database}: no database yet")
+        return 1
+
+    def report(conn):
+        state = conn.execute(
+            "SELECT status FROM import_jobs WHERE job_id = coalesce($j, (SELECT max(job_id) FROM import_jobs))", {"j": job_id}
+        ).fetchone()
+        return f"database: {database}\n\n" + jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[0] if state else None
+
+    def busy(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    try:
+        while True:
+            text, state = read_with_retries(database, report, on_busy=busy)
+            if not watch:
+                print(text)
+                return 0
+            print("\033[2J\033[H" + text, flush=True)
+            if state not in ("staging", "processing"):
+                return 0
+            time.sleep(2)
+    except duckdb.IOException as exc:
+        print(f"{database} stayed busy: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def run_fetch(database: str, landing: Path) -> int:
+    from kbo_pipeline.core.ledger_state import current_ledger
+    from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, portal_settings
+
+    base = portal_settings()[0]
+    state = current_ledger(database) or {}
+    print(f"database: {database} (for what is applied), landing folder: {landing.resolve()}")
+    try:
+        fetched = fetch_new(portal_client(), landing, state.get("latest_applied"))
+    except PortalError as exc:
+        print(f"fetch: {exc}", file=sys.stderr)
+        return 1
+    for path in fetched:
+        print(f"landed {path}")
+    if not fetched:
+        print(f"nothing new on {base}")
+    return 0
+
+
+def root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc)
+
+
+def run_rollback(database: str, extract_number: int) -> int:
+    settings.ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from kbo_pipeline.cli.runs import launch_rollback, step_errors
+
+    instance = DagsterInstance.get()
+    report_dead_runs(instance)
+    print(f"database: {database}")
+    with launch_rollback(instance, extract_number, database) as result:
+        if not result.success:
+            print(f"rollback of extract {extract_number}: FAILED (run {result.run_id})", file=sys.stderr)
+            for error in step_errors(result):
+                print(f"  {error}", file=sys.stderr)
+            return 1
+        print(f"extract {extract_number} rolled back (run {result.run_id})")
+    return 0
+
+
+def run_audit(database: str) -> int:
+    """The kbo_audit job's checks, read-only and without Dagster, so it runs beside an import elsewhere."""
+    from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
+
+    print(f"database: {database}")
+    if not is_motherduck(database) and not Path(database).exists():
+        raise ConfigError(f"no database at {database}")
+    outcomes = read_with_retries(database, audit, on_busy=lambda message: print(message, file=sys.stderr))
+    for outcome in outcomes:
+        print(f"  {describe(outcome)}")
+    failed, warned = len(failed_errors(outcomes)), len(warnings(outcomes))
+    print(f"{len(outcomes)} checks: {len(outcomes) - failed - warned} passed, {warned} warning(s), {failed} failed")
+    error = failure(outcomes)
+    if error is not None:
+        raise error
+    return 0
+
+
+def batch_size_arg(value: str) -> tuple[str, int]:
+    """`TABLE[_OPERATION]=ROWS`, checked here so that a typo is a usage error, not a failed run."""
+    from kbo_pipeline.core.importer import batch_sizes
+
+    key, equals, number = value.partition("=")
+    if not equals or not number.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not TABLE[_OPERATION]=ROWS (e.g. activity=500)")
+    try:
+        batch_sizes("update", {key: int(number)})
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return key, int(number)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kbo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("import", help="apply extract ZIPs, in the order given, each as a Dagster run")
+    _database_arg(p)
+    p.add_argument("zips", nargs="+", type=Path, metavar="ZIP")
+    p.add_argument("--batch-size", action="append", type=batch_size_arg, metavar="TABLE[_OPERATION]=ROWS",
+                   help="override a batch size")
+    p.add_argument("--accept-drift", action="store_true",
+                   help="apply a Full to a database holding data even when a table differs by more than 5 %%")
+
+    p = commands.add_parser("status", help="the import jobs and, for the latest (or --job), per-table batch progress")
+    _database_arg(p)
+    p.add_argument("--job", type=int, default=None, help="job id (default: the latest)")
+    p.add_argument("--watch", action="store_true", help="redraw every 2 s while the job runs (Ctrl-C to stop)")
+
+    p = commands.add_parser("rollback", help="undo extract N (the latest applied, or an unfinished one)")
+    _database_arg(p)
+    p.add_argument("extract_number", type=int, metavar="N")
+
+    p = commands.add_parser("audit", help="every data check over every table of the database (read-only)")
+    _database_arg(p)
+
+    p = commands.add_parser("fetch", help="download new extracts from the open-data portal into the landing folder")
+    _database_arg(p)
+    p.add_argument("--landing", type=Path, default=None, help="default: $KBO_LANDING_DIR or data/landing")
+
+    p = commands.add_parser("sample", help="write a synthetic Full and consecutive Updates in the real format")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--updates", type=int, default=3)
+    p.add_argument("--enterprises", type=int, default=200)
+    p.add_argument("--changes", type=int, default=40, help="changes per update")
+    p.add_argument("--first-number", type=int, default=140)
+    p.add_argument("--seed", type=int, default=147)
+
+    p = commands.add_parser("ui", help="start the Dagster UI (webserver and daemon) on 127.0.0.1")
+    _database_arg(p)
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+
+    # Listed for `kbo --help` only: its options are the benchmark's own, handed over untouched (an
+    # argparse REMAINDER does not take options that come first, so it is dispatched before parsing).
+    commands.add_parser("bench", help="benchmark imports against plain DuckDB (kbo bench --help)", add_help=False)
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from kbo_pipeline.dev.bench import main as bench
+
+        return bench(argv[1:])
+    args = parser.parse_args(argv)
+    database = resolve_database(getattr(args, "database", None) or settings.database_path())
+    try:
+        if args.command in ("status", "fetch"):  # import and rollback do it on the instance they launch on
+            report_dead_runs()
+        return _run(args, database)
+    except KboError as exc:  # bad input or a refusal: the message says it all
+        print(f"kbo {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, database: str) -> int:
+    if args.command == "import":
+        return run_import(database, args.zips, dict(args.batch_size or []), args.accept_drift)
+    if args.command == "fetch":
+        return run_fetch(database, args.landing or settings.landing_dir())
+    if args.command == "rollback":
+        return run_rollback(database, args.extract_number)
+    if args.command == "status":
+        return run_status(database, args.job, args.watch)
+    if args.command == "audit":
+        return run_audit(database)
+    if args.command == "sample":
+        from kbo_pipeline.dev.sample import write_samples
+
+        for path in write_samples(
+            args.out,
+            first_number=args.first_number,
+            updates=args.updates,
+            enterprises=args.enterprises,
+            changes=args.changes,
+            seed=args.seed,
+        ):
+            print(path)
+        return 0
+    if args.command == "ui":
+        settings.ensure_dagster_home()
+        workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
+        env = {**os.environ, "KBO_DATABASE": database}
+        dagster = Path(sys.executable).with_name("dagster")
+        return subprocess.call([str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env=env)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

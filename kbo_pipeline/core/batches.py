@@ -1,0 +1,131 @@
+"""Planning the batches of a job and applying one batch: its data change and its ledger row in one
+transaction. A completed batch is never applied again, so re-running one changes nothing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+import duckdb
+
+from kbo_pipeline.core import failpoints
+from kbo_pipeline.core.database import is_interrupt, transaction
+from kbo_pipeline.errors import FinalError
+from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES
+from kbo_pipeline.core.schema import render
+
+
+@dataclass(frozen=True)
+class Batch:
+    job_id: int
+    table: str
+    operation: str
+    batch_number: int
+    records_count: int
+    batches_in_part: int  # batches of this table and operation
+    extract_number: int
+    snapshot_date: date
+
+    @property
+    def mapping_key(self) -> str:
+        """Dagster mapping key: `activity_insert_0003`."""
+        return f"{self.table}_{self.operation}_{self.batch_number:04d}"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: Batch
+    status: str  # completed | skipped (already completed earlier)
+    rows_affected: int
+    seconds: float
+
+
+UNFINISHED = ("pending", "processing", "failed")
+
+
+def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, statuses: tuple[str, ...] = UNFINISHED) -> list[Batch]:
+    """The job's batches in those states, in the order they run: per table, deletes before inserts (the
+    SQL makes the result independent of that order; running in it just reads naturally)."""
+    rows = conn.execute(
+        "SELECT b.table_name, b.operation, b.batch_number, b.records_count, b.status, "
+        "count(*) OVER (PARTITION BY b.table_name, b.operation), j.extract_number, j.snapshot_date "
+        "FROM import_job_batches b JOIN import_jobs j USING (job_id) WHERE b.job_id = $job_id",
+        {"job_id": job_id},
+    ).fetchall()
+    order = {table: i for i, table in enumerate(TABLES)}
+    batches = [
+        Batch(job_id, table, operation, number, count, per_part, extract_number, snapshot)
+        for table, operation, number, count, status, per_part, extract_number, snapshot in rows
+        if status in statuses
+    ]
+    return sorted(batches, key=lambda b: (order[b.table], b.operation != "delete", b.batch_number))
+
+
+@cache
+def _apply_sql(table: str, operation: str) -> str:
+    return render(f"apply_{operation}.sql", ENTITY_BY_TABLE[table])
+
+
+_BATCH_KEY = "job_id = $job_id AND table_name = $table AND batch_number = $batch_number AND operation = $operation"
+
+
+def _key_params(batch: Batch) -> dict:
+    return {"job_id": batch.job_id, "table": batch.table, "batch_number": batch.batch_number, "operation": batch.operation}
+
+
+def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
+    """Apply one batch. Marks it processing (committed, so progress shows), then applies it and marks it
+    completed in one transaction; on error the data change rolls back and the batch is marked failed."""
+    started = time.monotonic()
+    status = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch)).fetchone()
+    if status is None:
+        raise FinalError(f"no batch {batch.mapping_key} in job {batch.job_id}")
+    if status[0] == "completed":
+        return BatchResult(batch, "skipped", 0, 0.0)
+    conn.execute(
+        f"UPDATE import_job_batches SET status = 'processing', started_at = current_timestamp, "
+        f"error_message = NULL WHERE {_BATCH_KEY}",
+        _key_params(batch),
+    )
+    try:
+        with transaction(conn):
+            # Checked again inside the transaction: a concurrent attempt may have completed it meanwhile.
+            current = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch))
+            if current.fetchone()[0] == "completed":
+                return BatchResult(batch, "skipped", 0, 0.0)
+            failpoints.hit("before_sql", batch.mapping_key, batch.extract_number)
+            params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
+            if batch.operation == "insert":
+                params["snapshot_date"] = batch.snapshot_date
+            rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
+            conn.execute(
+                f"UPDATE import_job_batches SET status = 'completed', completed_at = current_timestamp, "
+                f"rows_affected = $rows WHERE {_BATCH_KEY}",
+                {**_key_params(batch), "rows": rows},
+            )
+            failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
+    except Exception as exc:
+        if is_interrupt(exc):
+            # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not
+            # a failure (database.connect raises it on as KeyboardInterrupt).
+            mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
+        else:
+            mark_failed(conn, batch, f"{type(exc).__name__}: {exc}")
+        raise
+    except BaseException:
+        # Interrupted (the run was terminated, Ctrl-C): rolled back, so it simply waits to run again.
+        mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
+        raise
+    return BatchResult(batch, "completed", int(rows), time.monotonic() - started)
+
+
+def mark_failed(conn: duckdb.DuckDBPyConnection, batch: Batch, error: str, status: str = "failed") -> None:
+    try:
+        conn.execute(
+            f"UPDATE import_job_batches SET status = $status, error_message = $error WHERE {_BATCH_KEY}",
+            {**_key_params(batch), "error": error[:4000], "status": status},
+        )
+    except duckdb.Error:
+        pass  # the connection itself is broken: the batch stays 'processing' and is retried all the same

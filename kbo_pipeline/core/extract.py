@@ -1,0 +1,361 @@
+"""Reading and validating an extract ZIP: its name, meta.csv, its members and their headers.
+
+Validation reads only the ZIP's directory, meta.csv and the first line of each member, so it is cheap
+even for a Full extract; the rows themselves are checked (typed) by DuckDB when they are staged.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import shutil
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+
+from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
+from kbo_pipeline.core.database import database_folder_name
+from kbo_pipeline.errors import FinalError
+
+FILE_NAME = re.compile(
+    r"^KboOpenData_(?P<number>\d{4})_(?P<year>\d{4})_(?P<month>\d{2})(?:_(?P<day>\d{2}))?_(?P<type>Full|Update)\.zip$",
+    re.IGNORECASE | re.ASCII,  # ASCII digits only: "\u0661\u0664\u0660" is not extract 140
+)
+# A Full extract is about 2.1 GB of CSV (activity.csv alone 1.5 GB); the real extracts compress 2 to 9
+# times (extract 147: at most 8.7). Anything far beyond these is not an extract but a zip bomb.
+MAX_MEMBER_BYTES = 8 * 1024**3
+MAX_EXTRACT_BYTES = 16 * 1024**3  # the members' declared sizes together
+MAX_COMPRESSION_RATIO = 40
+# meta.csv is six short key/value rows (about 150 bytes).
+MAX_META_BYTES = 4096
+MAX_META_FIELD = 200
+# Methods Python's zipfile reads without extra packages; real extracts use deflate.
+SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+# What reading a damaged, encrypted or oddly compressed member raises inside zipfile.
+UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError)
+META_FIELDS = ("SnapshotDate", "ExtractTimestamp", "ExtractType", "ExtractNumber")
+
+
+class ExtractError(FinalError):
+    """Bad input: the message names the file (and the line, where there is one) and the problem."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One CSV of the extract that the importer reads."""
+
+    name: str  # as stored in the ZIP
+    entity: Entity  # CODE for code.csv
+    operation: str  # delete | insert | code
+    compressed_bytes: int
+    uncompressed_bytes: int
+
+
+@dataclass(frozen=True)
+class Extract:
+    path: Path
+    file_name: str
+    sha256: str
+    number: int
+    extract_type: str  # full | update
+    snapshot_date: date
+    extract_timestamp: datetime
+    members: tuple[Member, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def member(self, entity: Entity, operation: str) -> Member:
+        return next(m for m in self.members if m.entity.table == entity.table and m.operation == operation)
+
+
+def partition_key_for(file_name: str) -> str:
+    """The Dagster partition of an extract: its file name without `.zip`."""
+    return PurePosixPath(file_name).stem
+
+
+def parse_file_name(file_name: str) -> tuple[int, str]:
+    match = FILE_NAME.match(file_name)
+    if not match:
+        raise ExtractError(
+            f"{file_name}: not a KBO extract name (expected KboOpenData_NNNN_YYYY_MM[_DD]_Full|Update.zip)"
+        )
+    return int(match["number"]), match["type"].lower()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def expected_members(extract_type: str) -> list[tuple[str, Entity, str]]:
+    """(member name, entity, operation) for every CSV an extract of this type must hold."""
+    members = [("code.csv", CODE, "code")]
+    for entity in ENTITIES:
+        if extract_type == "full":
+            members.append((entity.full_member, entity, "insert"))
+        else:
+            members.append((entity.delete_member, entity, "delete"))
+            members.append((entity.insert_member, entity, "insert"))
+    return members
+
+
+def expected_header(entity: Entity, operation: str) -> list[str]:
+    if operation == "delete":
+        return [entity.key_csv]
+    return [c.csv for c in entity.csv_columns]
+
+
+def _check_member_name(file_name: str, info: zipfile.ZipInfo) -> None:
+    name = info.filename.replace("\\", "/")
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
+        raise ExtractError(f"{file_name}: member {info.filename!r} has a path outside the extraction folder")
+    if info.flag_bits & 0x1:
+        raise ExtractError(f"{file_name}: member {info.filename!r} is encrypted: extracts are not")
+    if info.compress_type not in SUPPORTED_COMPRESSION:
+        raise ExtractError(
+            f"{file_name}: member {info.filename!r} uses compression method {info.compress_type}, "
+            "which cannot be read (expected deflate)"
+        )
+    if info.file_size > MAX_MEMBER_BYTES or (
+        info.file_size > 1024**2 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
+    ):
+        raise ExtractError(
+            f"{file_name}: member {info.filename!r} declares {info.file_size:,} bytes uncompressed "
+            f"from {info.compress_size:,} compressed: refusing a likely zip bomb"
+        )
+
+
+def _first_line(zf: zipfile.ZipFile, file_name: str, member: str) -> list[str]:
+    """The header of a member, parsed; the rest of the file is DuckDB's to check."""
+    try:
+        with zf.open(member) as raw:
+            head = raw.read(64 * 1024).split(b"\n", 1)[0].rstrip(b"\r")
+    except UNREADABLE as exc:
+        raise ExtractError(f"{file_name}/{member}: cannot be read from the ZIP ({type(exc).__name__}: {exc})") from None
+    try:
+        line = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExtractError(f"{file_name}/{member} line 1: not valid UTF-8 ({exc.reason})") from None
+    return next(csv.reader([line]), [])
+
+
+def _read_meta(zf: zipfile.ZipFile, file_name: str, info: zipfile.ZipInfo) -> dict[str, str]:
+    member = info.filename
+    too_large = f"{file_name}/{member}: {{}} bytes, more than the {MAX_META_BYTES:,} a meta.csv can hold: refusing"
+    if info.file_size > MAX_META_BYTES:
+        raise ExtractError(too_large.format(f"{info.file_size:,}"))
+    try:
+        with zf.open(info) as raw:
+            data = raw.read(MAX_META_BYTES + 1)  # bounded, whatever the directory declares
+    except UNREADABLE as exc:
+        raise ExtractError(f"{file_name}/{member}: cannot be read from the ZIP ({type(exc).__name__}: {exc})") from None
+    if len(data) > MAX_META_BYTES:
+        raise ExtractError(too_large.format(f"over {MAX_META_BYTES:,}"))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExtractError(f"{file_name}/{member}: not valid UTF-8 ({exc.reason})") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [c.strip() for c in rows[0]] != ["Variable", "Value"]:
+        raise ExtractError(f"{file_name}/{member} line 1: expected header \"Variable\",\"Value\", found {rows[:1]}")
+    meta = {}
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != 2:
+            raise ExtractError(f"{file_name}/{member} line {line_number}: expected 2 fields, found {len(row)}")
+        if max(len(v) for v in row) > MAX_META_FIELD:
+            raise ExtractError(
+                f"{file_name}/{member} line {line_number}: a field of {max(len(v) for v in row):,} characters "
+                f"(at most {MAX_META_FIELD})"
+            )
+        meta[row[0].strip()] = row[1].strip()
+    missing = [k for k in META_FIELDS if not meta.get(k)]
+    if missing:
+        raise ExtractError(f"{file_name}/{member}: missing {', '.join(missing)}")
+    return meta
+
+
+def _parse_meta(file_name: str, meta: dict[str, str]) -> tuple[int, str, date, datetime]:
+    where = f"{file_name}/meta.csv"
+    try:
+        number = int(meta["ExtractNumber"])
+    except ValueError:
+        raise ExtractError(f"{where}: ExtractNumber {meta['ExtractNumber']!r} is not a number") from None
+    extract_type = meta["ExtractType"].lower()
+    if extract_type not in ("full", "update"):
+        raise ExtractError(f"{where}: unknown ExtractType {meta['ExtractType']!r} (expected full or update)")
+    try:
+        snapshot = datetime.strptime(meta["SnapshotDate"], "%d-%m-%Y").date()
+    except ValueError:
+        raise ExtractError(f"{where}: SnapshotDate {meta['SnapshotDate']!r} is not a dd-mm-yyyy date") from None
+    try:
+        timestamp = datetime.strptime(meta["ExtractTimestamp"], "%d-%m-%Y %H:%M:%S")
+    except ValueError:
+        raise ExtractError(
+            f"{where}: ExtractTimestamp {meta['ExtractTimestamp']!r} is not a dd-mm-yyyy HH:MM:SS timestamp"
+        ) from None
+    return number, extract_type, snapshot, timestamp
+
+
+def read_extract(path: str | Path) -> Extract:
+    """Validate an extract ZIP without unpacking it; raise ExtractError on anything wrong."""
+    path = Path(path)
+    file_name = path.name
+    name_number, name_type = parse_file_name(file_name)
+    if not path.is_file():
+        raise ExtractError(f"{file_name}: no such file ({path})")
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ExtractError(f"{file_name}: not a valid ZIP file ({exc}); truncated or not a ZIP") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if not infos:
+            raise ExtractError(f"{file_name}: the ZIP is empty")
+        by_name: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            _check_member_name(file_name, info)
+            name = unpacked_name(info.filename)
+            if name in by_name:
+                raise ExtractError(
+                    f"{file_name}: members {by_name[name].filename!r} and {info.filename!r} are both {name}: "
+                    "refusing to guess which one is meant"
+                )
+            by_name[name] = info
+        if "meta.csv" not in by_name:
+            raise ExtractError(f"{file_name}: meta.csv is missing")
+        number, extract_type, snapshot, timestamp = _parse_meta(
+            file_name, _read_meta(zf, file_name, by_name["meta.csv"])
+        )
+        if (number, extract_type) != (name_number, name_type):
+            raise ExtractError(
+                f"{file_name}: the file name says extract {name_number} ({name_type}) but meta.csv says "
+                f"extract {number} ({extract_type})"
+            )
+        members = []
+        for member_name, entity, operation in expected_members(extract_type):
+            info = by_name.get(member_name)
+            if info is None:
+                raise ExtractError(f"{file_name}: {member_name} is missing")
+            header = _first_line(zf, file_name, info.filename)
+            expected = expected_header(entity, operation)
+            if header != expected:
+                raise ExtractError(
+                    f"{file_name}/{info.filename} line 1: expected columns {','.join(expected)}, "
+                    f"found {','.join(header) or '(nothing)'}"
+                )
+            members.append(Member(info.filename, entity, operation, info.compress_size, info.file_size))
+        declared = sum(m.uncompressed_bytes for m in members)
+        if declared > MAX_EXTRACT_BYTES:
+            raise ExtractError(
+                f"{file_name}: its CSVs declare {declared:,} bytes in all, more than {MAX_EXTRACT_BYTES:,}: "
+                "refusing a likely zip bomb"
+            )
+        known = {m[0] for m in expected_members(extract_type)} | {"meta.csv"}
+        warnings = tuple(
+            f"{file_name}: ignoring unknown member {info.filename!r}" for name, info in by_name.items() if name not in known
+        )
+    return Extract(
+        path=path,
+        file_name=file_name,
+        sha256=sha256_of(path),
+        number=number,
+        extract_type=extract_type,
+        snapshot_date=snapshot,
+        extract_timestamp=timestamp,
+        members=tuple(members),
+        warnings=warnings,
+    )
+
+
+def work_folder(work_dir: Path, database: str, extract: Extract) -> Path:
+    """Where one extract's CSVs are unpacked for one database: `<work_dir>/<database>/<NNNN>-<sha256
+    prefix>`. Keyed by database, so two databases importing the same ZIP never share (or remove) each
+    other's files; by content, so a replacement file never reuses the CSVs of the one it replaces."""
+    return Path(work_dir) / database_folder_name(database) / f"{extract.number:04d}-{extract.sha256[:16]}"
+
+
+def remove_work_folders(work_dir: Path, database: str, extract_number: int) -> None:
+    """Remove every unpacking of that extract for that database (whichever file it came from)."""
+    parent = Path(work_dir) / database_folder_name(database)
+    for folder in parent.glob(f"{extract_number:04d}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        parent.rmdir()  # the database's folder too, once nothing else of it is unpacked
+    except OSError:
+        pass
+
+
+def unpack(extract: Extract, target: Path) -> Path:
+    """Unpack the members the importer reads into `target` (see work_folder); returns it.
+
+    Reuses a complete earlier unpacking of the same bytes (a resumed import). Each member is written
+    under a temporary name and renamed, so a folder never holds half a file under its real name. Refuses
+    before writing anything when the disk lacks the room; on any failure the folder is removed.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    todo = [m for m in extract.members if not _unpacked(target, m)]
+    needed = sum(m.uncompressed_bytes for m in todo)
+    free = shutil.disk_usage(target).free
+    if needed > free:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ExtractError(
+            f"{extract.file_name}: unpacking needs {_mb(needed)} in {target.parent}, only {_mb(free)} free "
+            "(free some space, or point KBO_WORK_DIR at a larger disk)"
+        )
+    try:
+        with zipfile.ZipFile(extract.path) as zf:
+            for member in todo:
+                _unpack_member(zf, extract, member, target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n:,} bytes"
+
+
+def _unpacked(folder: Path, member: Member) -> bool:
+    dest = member_path(folder, member)
+    return dest.is_file() and dest.stat().st_size == member.uncompressed_bytes
+
+
+def _unpack_member(zf: zipfile.ZipFile, extract: Extract, member: Member, folder: Path) -> None:
+    dest = member_path(folder, member)
+    partial = dest.with_suffix(".part")
+    written = 0
+    try:
+        with zf.open(member.name) as src, open(partial, "wb") as out:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > member.uncompressed_bytes:
+                    raise ExtractError(f"{extract.file_name}/{member.name}: more bytes than the ZIP declares: refusing")
+                out.write(chunk)
+    except UNREADABLE as exc:
+        partial.unlink(missing_ok=True)
+        raise ExtractError(
+            f"{extract.file_name}/{member.name}: cannot be read from the ZIP ({type(exc).__name__}: {exc})"
+        ) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(dest)
+
+
+def unpacked_name(member_name: str) -> str:
+    """The file a member becomes: its base name, lower case (members are matched case-insensitively)."""
+    return PurePosixPath(member_name.replace("\\", "/")).name.lower()
+
+
+def member_path(folder: Path, member: Member) -> Path:
+    return folder / unpacked_name(member.name)

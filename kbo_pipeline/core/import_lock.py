@@ -1,0 +1,71 @@
+"""One import at a time per database, whoever starts it (sensor, UI, command line): an exclusive
+advisory lock on a file beside the database, held by a run for its whole length.
+
+DuckDB's own file lock is not enough: each step opens and closes its connection, so two runs could
+interleave their steps. The lock is per machine (MotherDuck databases get a lock file under the work
+folder), which is where Dagster's default run launcher runs them.
+"""
+
+import fcntl
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from kbo_pipeline import settings
+from kbo_pipeline.core.database import is_motherduck
+from kbo_pipeline.errors import TransientError
+
+
+class ImportLocked(TransientError):
+    """Another import of the same database held the lock for the whole wait."""
+
+
+def sidecar(database: str, suffix: str) -> Path:
+    """A file that belongs to a database: beside a local file, under the work folder for MotherDuck."""
+    if is_motherduck(database):
+        return settings.work_dir() / (re.sub(r"[^A-Za-z0-9_.-]", "_", database) + suffix)
+    return Path(database + suffix)
+
+
+class ImportLock:
+    def __init__(self, database: str, timeout: float | None = None):
+        self.path = sidecar(database, ".import.lock")
+        self.timeout = settings.lock_timeout() if timeout is None else timeout
+        self._file = None
+
+    def acquire(self, holder: str, on_wait=None) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        deadline = time.monotonic() + self.timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                other = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise ImportLocked(
+                        f"another import holds {self.path} ({other}); waited {self.timeout:.0f} s (KBO_LOCK_TIMEOUT)"
+                    ) from None
+                if on_wait and not told:
+                    on_wait(f"waiting for the import lock {self.path}, held by {other}")
+                    told = True
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "holder": holder}))
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None

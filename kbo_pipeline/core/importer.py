@@ -1,0 +1,151 @@
+"""The import's steps as plain functions over a DuckDB connection. The Dagster ops call these one by
+one (one step each); `import_extract` runs them all in a row, for the tests and for scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from kbo_pipeline.core.batch_sizes import TARGET_SECONDS, SizeChoice, tuned_sizes
+from kbo_pipeline.core.batches import BatchResult, apply_batch, plan_batches
+from kbo_pipeline.errors import ConfigError
+from kbo_pipeline.core.entities import FULL_BATCH_SIZES, OPERATIONS, TABLES, UPDATE_BATCH_SIZES
+from kbo_pipeline.core.database import database_of
+from kbo_pipeline.core.extract import (
+    Extract,
+    ExtractError,
+    parse_file_name,
+    read_extract,
+    remove_work_folders,
+    unpack,
+    work_folder,
+)
+from kbo_pipeline.core.finalize import FinalizeResult, finalize_job
+from kbo_pipeline.core.ledger import JobStart, begin_job, latest_applied, record_failure
+from kbo_pipeline.core.schema import create_schema
+from kbo_pipeline.core.staging import StagedPart, is_staged, stage_extract, staged_parts
+
+
+def batch_sizes(extract_type: str, overrides: dict[str, int] | None = None) -> dict[tuple[str, str], int]:
+    """Rows per batch for every (table, operation). Overrides are keyed `<table>` or
+    `<table>_<operation>` (the more specific wins); the defaults depend on the extract type."""
+    overrides = overrides or {}
+    unknown = set(overrides) - set(TABLES) - {f"{t}_{o}" for t in TABLES for o in OPERATIONS}
+    if unknown:
+        raise ConfigError(f"unknown batch size keys: {', '.join(sorted(unknown))}")
+    defaults = FULL_BATCH_SIZES if extract_type == "full" else UPDATE_BATCH_SIZES
+    sizes = {}
+    for table in TABLES:
+        for operation in OPERATIONS:
+            size = overrides.get(f"{table}_{operation}", overrides.get(table, defaults[table]))
+            if size < 1:
+                raise ConfigError(f"batch size for {table} {operation} must be at least 1, not {size}")
+            sizes[(table, operation)] = size
+    return sizes
+
+
+def overridden(part: tuple[str, str], overrides: dict[str, int] | None) -> bool:
+    table, operation = part
+    return bool(overrides) and (table in overrides or f"{table}_{operation}" in overrides)
+
+
+def prepare(
+    conn: duckdb.DuckDBPyConnection, zip_path: str | Path, run_id: str | None = None, work_dir: str | Path | None = None
+) -> tuple[Extract, JobStart]:
+    """Validate the ZIP and start (or resume) its job. A bad extract is recorded as a failed job. A
+    replacement (other bytes for an unfinished extract) removes what the attempt it replaces unpacked."""
+    create_schema(conn)
+    try:
+        extract = read_extract(zip_path)
+        start = begin_job(conn, extract, run_id)
+        if start.action == "replace" and work_dir is not None:
+            remove_job_files(conn, extract.number, work_dir)
+        return extract, start
+    except ExtractError as exc:
+        number = None
+        try:
+            number = parse_file_name(Path(zip_path).name)[0]
+        except ExtractError:
+            pass
+        record_failure(conn, str(exc), file_name=Path(zip_path).name, extract_number=number)
+        raise
+
+
+def unpack_job(conn: duckdb.DuckDBPyConnection, extract: Extract, job_id: int, work_dir: str | Path) -> Path:
+    """Unpack the job's CSVs into its own work folder (reusing a complete earlier unpacking of the
+    same bytes); a failure is recorded on the job and leaves no folder behind."""
+    try:
+        return unpack(extract, work_folder(Path(work_dir), database_of(conn), extract))
+    except ExtractError as exc:
+        record_failure(conn, str(exc), job_id=job_id)
+        raise
+
+
+def remove_job_files(conn: duckdb.DuckDBPyConnection, extract_number: int, work_dir: str | Path) -> None:
+    """Remove every unpacked CSV of that extract for this database (after staging, a replacement, a rollback)."""
+    remove_work_folders(Path(work_dir), database_of(conn), extract_number)
+
+
+def stage(
+    conn: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    job_id: int,
+    work_dir: str | Path,
+    size_overrides: dict[str, int] | None = None,
+    tune: bool = True,
+    target_seconds: float = TARGET_SECONDS,
+    accept_drift: bool = False,
+) -> list[StagedPart]:
+    """Stage the job's rows, unless an earlier attempt already did (a resumed import). Batch sizes
+    are the configured ones, tuned from recorded batch durations unless `tune` is off. Once staging is
+    over, committed or not, the unpacked CSVs are removed: nothing reads them again."""
+    if is_staged(conn, job_id):
+        remove_job_files(conn, extract.number, work_dir)
+        return staged_parts(conn, job_id)
+    try:
+        sizes = batch_sizes(extract.extract_type, size_overrides)
+        explicit = frozenset(part for part in sizes if overridden(part, size_overrides))
+        if tune:
+            choices = tuned_sizes(conn, extract.extract_type, sizes, explicit, target_seconds)
+        else:
+            choices = {p: SizeChoice(size, "set in config" if p in explicit else "default") for p, size in sizes.items()}
+        folder = unpack_job(conn, extract, job_id, work_dir)
+        reconcile = extract.extract_type == "full" and latest_applied(conn) is not None
+        return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
+    except ExtractError as exc:
+        record_failure(conn, str(exc), job_id=job_id)
+        raise
+    finally:
+        remove_job_files(conn, extract.number, work_dir)
+
+
+def finish(conn: duckdb.DuckDBPyConnection, job_id: int, extract_number: int, work_dir: str | Path) -> FinalizeResult:
+    result = finalize_job(conn, job_id)
+    remove_job_files(conn, extract_number, work_dir)
+    return result
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    extract: Extract
+    start: JobStart
+    batches: tuple[BatchResult, ...] = ()
+    final: FinalizeResult | None = None
+
+
+def import_extract(
+    conn: duckdb.DuckDBPyConnection,
+    zip_path: str | Path,
+    work_dir: str | Path,
+    size_overrides: dict[str, int] | None = None,
+    accept_drift: bool = False,
+) -> ImportResult:
+    """Apply one extract from start to end without Dagster (same steps, same transactions)."""
+    extract, start = prepare(conn, zip_path, work_dir=work_dir)
+    if not start.needs_work:
+        return ImportResult(extract, start)
+    stage(conn, extract, start.job_id, work_dir, size_overrides, accept_drift=accept_drift)
+    results = tuple(apply_batch(conn, batch) for batch in plan_batches(conn, start.job_id))
+    return ImportResult(extract, start, results, finish(conn, start.job_id, extract.number, work_dir))

@@ -1,0 +1,97 @@
+"""Rolling back an extract: the rows it inserted go, the rows it retired are current again, primary
+names are recomputed, `code` is restored, and its job is marked rolled back. One transaction."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from kbo_pipeline.core.database import database_of, transaction
+from kbo_pipeline.core.entities import ENTITIES
+from kbo_pipeline.errors import FinalError
+from kbo_pipeline.core.extract import remove_work_folders
+from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
+from kbo_pipeline.core.schema import render
+
+
+class RollbackError(FinalError):
+    """A rollback refused: it would leave the history inconsistent."""
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    extract_number: int
+    job_id: int
+    rows_removed: int
+    rows_restored: int
+    names_resolved: int
+    code_restored: bool
+
+
+def undo_extract_rows(conn: duckdb.DuckDBPyConnection, extract_number: int) -> tuple[int, int]:
+    """Undo what extract N did to every entity table; returns (rows removed, rows made current again)."""
+    removed = restored = 0
+    for entity in ENTITIES:
+        delete, restore = (s for s in render("rollback.sql", entity).split(";") if s.strip())
+        removed += conn.execute(delete, {"extract": extract_number}).fetchone()[0]
+        restored += conn.execute(restore, {"extract": extract_number}).fetchone()[0]
+    return removed, restored
+
+
+def drop_job_staging(conn: duckdb.DuckDBPyConnection, job_id: int) -> None:
+    for entity in ENTITIES:
+        conn.execute(f"DELETE FROM {entity.staging_table} WHERE job_id = $job_id", {"job_id": job_id})
+    conn.execute("DELETE FROM import_staging_code WHERE job_id = $job_id", {"job_id": job_id})
+
+
+def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int, work_dir: Path | str | None = None) -> RollbackResult:
+    """Undo extract N: the latest applied one, or an unfinished one newer than that. With `work_dir`,
+    whatever of it is still unpacked there (an interrupted attempt) is removed too."""
+    with transaction(conn):
+        job = conn.execute(
+            "SELECT job_id, status FROM import_jobs WHERE extract_number = $n", {"n": extract_number}
+        ).fetchone()
+        if job is None or job[1] == "rolled_back":
+            raise RollbackError(f"extract {extract_number} is not applied: nothing to roll back")
+        job_id, status = job
+        latest = conn.execute(
+            "SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'"
+        ).fetchone()[0]
+        if status == "completed" and extract_number != latest:
+            raise RollbackError(
+                f"extract {extract_number} is not the latest applied extract ({latest}): roll back {latest} first"
+            )
+        if status != "completed" and latest is not None and extract_number < latest:
+            raise RollbackError(f"extract {extract_number} is older than the latest applied extract {latest}")
+        newer = conn.execute(
+            "SELECT j.extract_number FROM import_jobs j WHERE j.extract_number > $n "
+            "AND j.status IN ('staging', 'processing', 'failed') AND EXISTS (SELECT 1 FROM import_job_batches b "
+            "WHERE b.job_id = j.job_id AND b.status = 'completed') ORDER BY 1 DESC LIMIT 1",
+            {"n": extract_number},
+        ).fetchone()
+        if newer:
+            # Its batches retired rows of extract N; undoing N under them would leave those retired for good.
+            raise RollbackError(
+                f"extract {newer[0]} is unfinished and has applied batches on top of extract {extract_number}: "
+                f"roll back {newer[0]} first"
+            )
+        mark_touched(conn, extract_number)
+        removed, restored = undo_extract_rows(conn, extract_number)
+        names = resolve_touched(conn)
+        backup = conn.execute("SELECT count(*) FROM import_code_backup WHERE job_id = $j", {"j": job_id}).fetchone()[0]
+        if status == "completed" and backup:
+            conn.execute("DELETE FROM code")
+            conn.execute(
+                "INSERT INTO code SELECT category, code, language, description FROM import_code_backup WHERE job_id = $j",
+                {"j": job_id},
+            )
+            conn.execute("DELETE FROM import_code_backup WHERE job_id = $j", {"j": job_id})
+        drop_job_staging(conn, job_id)
+        conn.execute(
+            "UPDATE import_jobs SET status = 'rolled_back', completed_at = current_timestamp, "
+            "error_message = NULL WHERE job_id = $j",
+            {"j": job_id},
+        )
+    if work_dir is not None:
+        remove_work_folders(Path(work_dir), database_of(conn), extract_number)
+    return RollbackResult(extract_number, job_id, removed, restored, names, bool(status == "completed" and backup))

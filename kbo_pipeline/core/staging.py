@@ -1,0 +1,231 @@
+"""Typed staging: every CSV of an extract read by DuckDB into import_staging_<entity>, with a batch
+number on every row, and one pending import_job_batches row per batch. One transaction: a bad row
+anywhere stages nothing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from kbo_pipeline.core.database import transaction
+from kbo_pipeline.core.entities import CODE, ENTITIES, SINGLE_BATCH_THRESHOLD, Entity
+from kbo_pipeline.core.extract import Extract, ExtractError, Member, expected_header, member_path
+from kbo_pipeline.core.schema import render
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    table: str
+    operation: str
+    rows: int
+    batch_size: int
+    reason: str = ""  # why this batch size
+
+    @property
+    def batches(self) -> int:
+        return -(-self.rows // self.batch_size) if self.rows else 0
+
+
+def _columns_struct(entity: Entity, operation: str) -> str:
+    types = {c.csv: c.type for c in entity.csv_columns}
+    header = expected_header(entity, "insert" if operation == "code" else operation)
+    return "{" + ", ".join(f"'{name}': '{types[name]}'" for name in header) + "}"
+
+
+def csv_reader(entity: Entity, operation: str) -> str:
+    """read_csv of one member, typed from the spec; the path is the bound parameter $path."""
+    return (
+        "read_csv($path, header = true, auto_detect = false, "
+        f"columns = {_columns_struct(entity, operation)}, delim = ',', quote = '\"', escape = '\"', "
+        "dateformat = '%d-%m-%Y', strict_mode = true, null_padding = false, encoding = 'utf-8')"
+    )
+
+
+def _staged_columns(entity: Entity, operation: str):
+    if operation == "delete":
+        return [c for c in entity.columns if c.name == entity.key]
+    return list(entity.columns)
+
+
+def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) -> str:
+    columns = _staged_columns(entity, operation)
+    return render(
+        "stage_rows.sql",
+        entity,
+        staging_table=target or entity.staging_table,
+        columns=", ".join(c.name for c in columns),
+        expressions=", ".join(c.expression or c.name for c in columns),
+        renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns if c in columns),
+        reader=csv_reader(entity, operation),
+        batch_number=(f"(row_number() OVER (ORDER BY {entity.key}) - 1) // $batch_size + 1" if operation == "delete"
+                      else "(nextval('kbo_staged_row') - 1) // $batch_size + 1"),
+    )
+
+
+def describe_csv_error(where: str, exc: duckdb.Error) -> str:
+    """DuckDB's CSV error, cut to the file, the line and the problem.
+
+    DuckDB writes `CSV Error on Line: N`, then `Original Line: ...` (which may run over several lines),
+    then the problem, then its advice (after a blank line or `Possible ...`); the problem is the block's last line."""
+    message = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    lines = message.splitlines()
+    problem = lines[0] if lines else message
+    starts = [i for i, text in enumerate(lines) if text.startswith("Original Line:")]
+    if starts:
+        block = []
+        for text in lines[starts[0] + 1 :]:
+            if not text.strip() or text.startswith("Possible"):
+                break
+            block.append(text.strip())
+        if block:
+            problem = block[-1]
+    location = f"{where} line {line.group(1)}" if line else where
+    return f"{location}: {problem}"
+
+
+def count_rows(conn: duckdb.DuckDBPyConnection, extract: Extract, folder: Path, member: Member) -> int:
+    try:
+        return conn.execute(
+            f"SELECT count(*) FROM {csv_reader(member.entity, member.operation)}",
+            {"path": str(member_path(folder, member))},
+        ).fetchone()[0]
+    except duckdb.Error as exc:
+        raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+
+
+def plan_batch_sizes(
+    counts: dict[tuple[str, str], int], sizes: dict[tuple[str, str], int], explicit: frozenset = frozenset()
+) -> dict[tuple[str, str], int]:
+    """Rows per batch for each (table, operation): the size given, except that a small extract (fewer
+    than SINGLE_BATCH_THRESHOLD rows in all) is one batch per table and operation where no size was
+    set explicitly."""
+    small = sum(counts.values()) < SINGLE_BATCH_THRESHOLD
+    planned = {}
+    for part, rows in counts.items():
+        if small and part not in explicit:
+            planned[part] = max(rows, 1)
+        elif part in explicit:
+            planned[part] = sizes[part]
+        else:  # a huge update stays a bounded number of steps
+            planned[part] = max(sizes[part], -(-rows // MAX_BATCHES_PER_PART))
+    return planned
+
+
+# At most this many batches per table and operation unless sizes are set explicitly: a 7 M-row
+# update is then tens of steps, not thousands (14 parts x 25 = 350 steps at the very most).
+MAX_BATCHES_PER_PART = 25
+SMALL_REASON = f"one batch: the extract has fewer than {SINGLE_BATCH_THRESHOLD:,} rows in all"
+
+
+def stage_extract(
+    conn: duckdb.DuckDBPyConnection,
+    job_id: int,
+    extract: Extract,
+    folder: Path,
+    choices: dict,
+    explicit: frozenset = frozenset(),
+    reconcile: bool = False,
+    accept_drift: bool = False,
+) -> list[StagedPart]:
+    """Stage every member of an unpacked extract for job_id; mark the job processing. `choices` maps
+    (table, operation) to a batch_planner.SizeChoice. With `reconcile` (a Full on a database holding
+    data), only the differences with the current state are staged."""
+    if reconcile:
+        return _stage_reconciled(conn, job_id, extract, folder, choices, accept_drift)
+    entity_members = [m for m in extract.members if m.entity in ENTITIES]
+    sizes = {p: c.size for p, c in choices.items()}
+    if extract.extract_type == "full":
+        # Counting first would read 2 GB of CSV once more; at Full sizes the counts change nothing (a small
+        # Full is one batch per table anyway, a large one stays well under the step bound).
+        counts, batch_sizes = None, sizes
+    else:
+        counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
+        batch_sizes = plan_batch_sizes(counts, sizes, explicit)
+    parts = []
+    with transaction(conn):
+        for member in entity_members:
+            part = (member.entity.table, member.operation)
+            rows = _stage_member(conn, extract, folder, member, job_id, member.operation, batch_sizes[part])
+            conn.execute(
+                render("stage_batches.sql", member.entity),
+                {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table},
+            )
+            if batch_sizes[part] == choices[part].size:
+                reason = choices[part].reason
+            elif batch_sizes[part] > choices[part].size and sum(counts.values()) >= SINGLE_BATCH_THRESHOLD:
+                reason = f"raised from {choices[part].size:,} to keep it at most {MAX_BATCHES_PER_PART} batches"
+            else:
+                reason = SMALL_REASON
+            parts.append(StagedPart(member.entity.table, member.operation, rows, batch_sizes[part], reason))
+        _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
+    return parts
+
+
+def _stage_member(conn, extract: Extract, folder: Path, member: Member, job_id: int, operation: str,
+                  batch_size: int, target: str | None = None) -> int:
+    """Read one CSV of the extract, typed, into its staging table (or `target`); returns the rows read."""
+    params = {"path": str(member_path(folder, member)), "job_id": job_id, "operation": operation, "batch_size": batch_size}
+    try:
+        return conn.execute(stage_rows_sql(member.entity, operation, target), params).fetchone()[0]
+    except duckdb.Error as exc:
+        raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+
+
+def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Path, parts: list[StagedPart]) -> None:
+    code = extract.member(CODE, "code")
+    code_columns = ", ".join(f'"{c.csv}"' for c in CODE.columns)
+    try:
+        conn.execute(
+            f"INSERT INTO import_staging_code SELECT $job_id, {code_columns} FROM {csv_reader(CODE, 'insert')}",
+            {"path": str(member_path(folder, code)), "job_id": job_id},
+        )
+    except duckdb.Error as exc:
+        raise ExtractError(describe_csv_error(f"{extract.file_name}/{code.name}", exc)) from None
+    conn.execute(
+        "UPDATE import_jobs SET status = 'processing', staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
+        "WHERE job_id = $job_id",
+        {"job_id": job_id, "batches": sum(p.batches for p in parts), "rows": sum(p.rows for p in parts)},
+    )
+
+
+def _stage_reconciled(conn, job_id: int, extract: Extract, folder: Path, choices: dict, accept_drift: bool) -> list[StagedPart]:
+    from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
+
+    parts, drifts = [], []
+    with transaction(conn):
+        for member in (m for m in extract.members if m.entity in ENTITIES):
+            entity = member.entity
+
+            def stage_full_rows(target: str, member=member) -> None:
+                _stage_member(conn, extract, folder, member, job_id, "insert", 1, target)
+
+            size = max(choices[(entity.table, "insert")].size, choices[(entity.table, "delete")].size)
+            drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)
+            drifts.append(drift)
+            for operation, rows in (("delete", deletes), ("insert", inserts)):
+                conn.execute(render("stage_batches.sql", entity), {"job_id": job_id, "operation": operation, "table_name": entity.table})
+                parts.append(StagedPart(entity.table, operation, rows, size, "reconciling a Full with the database"))
+        check_drift(extract.file_name, drifts, accept_drift)
+        conn.execute("UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id",
+                     {"report": drift_report(drifts), "job_id": job_id})
+        _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
+    return parts
+
+
+def staged_parts(conn: duckdb.DuckDBPyConnection, job_id: int) -> list[StagedPart]:
+    """What an earlier staging of job_id recorded (a resumed import does not stage again)."""
+    rows = conn.execute(
+        "SELECT table_name, operation, sum(records_count), max(records_count) FROM import_job_batches "
+        "WHERE job_id = $job_id GROUP BY ALL",
+        {"job_id": job_id},
+    ).fetchall()
+    return [StagedPart(table, operation, int(total), int(largest)) for table, operation, total, largest in rows]
+
+
+def is_staged(conn: duckdb.DuckDBPyConnection, job_id: int) -> bool:
+    row = conn.execute("SELECT staged_at FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}).fetchone()
+    return row is not None and row[0] is not None

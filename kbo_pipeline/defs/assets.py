@@ -1,0 +1,180 @@
+"""Dagster assets, one partition per extract: the extract ZIP, the typed staging tables, and the
+applied entity tables (+ code). Materializing a partition applies that extract."""
+
+
+
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    Config,
+    DynamicPartitionsDefinition,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+    graph_multi_asset,
+    multi_asset,
+)
+from pydantic import Field
+
+from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.extract import Extract, partition_key_for
+from kbo_pipeline.core.importer import finish, prepare, stage
+from kbo_pipeline.defs.ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
+from kbo_pipeline.core.reconcile import drift_warnings, job_drift
+from kbo_pipeline.defs.resources import KboDatabase, KboPaths
+from kbo_pipeline.defs.step_errors import retrying
+
+GROUP = "kbo"
+extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")
+
+
+class ExtractConfig(Config):
+    zip_path: str = Field(
+        default="",
+        description="The extract ZIP; empty means <landing_dir>/<partition key>.zip. Its name must match the partition.",
+    )
+
+
+class StagingConfig(Config):
+    batch_sizes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Rows per batch, keyed <table> or <table>_<operation> (e.g. activity: 500, "
+        "activity_delete: 1000); unset keys use the defaults for the extract's type, tuned.",
+    )
+    tune_batch_sizes: bool = Field(
+        default=True, description="Tune the sizes not set here from the durations of recent batches."
+    )
+    target_batch_seconds: float = Field(default=2.0, description="The duration a tuned batch aims at.")
+    accept_drift: bool = Field(
+        default=False,
+        description="Apply a Full to a database holding data even when it differs by more than 5 % in a table.",
+    )
+
+
+@asset(partitions_def=extract_partitions, group_name=GROUP)
+def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: KboDatabase, kbo_paths: KboPaths):
+    """The extract ZIP, validated (name, meta.csv, members, headers), and its import job started or resumed."""
+    path = config.zip_path or str(kbo_paths.zip_for(context.partition_key))
+    if partition_key_for(path) != context.partition_key:
+        raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir)
+    for warning in extract.warnings:
+        context.log.warning(warning)
+    context.log.info(start.message)
+    # Unpacking is staging's (it reads the CSVs once, typed, and counts them): a resumed job that was
+    # staged already unpacks nothing.
+    members = "\n".join(f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} |" for m in extract.members)
+    return Output(
+        {"extract": extract, "job_id": start.job_id, "action": start.action},
+        metadata={
+            "extract_number": extract.number,
+            "extract_type": extract.extract_type,
+            "snapshot_date": extract.snapshot_date.isoformat(),
+            "job_id": start.job_id if start.job_id is not None else -1,
+            "action": start.action,
+            "zip_bytes": extract.path.stat().st_size,
+            "csv_bytes": sum(m.uncompressed_bytes for m in extract.members),
+            "sha256": extract.sha256,
+            "members": MetadataValue.md("| member | compressed bytes | bytes |\n|---|---:|---:|\n" + members),
+        },
+    )
+
+
+@multi_asset(
+    outs={f"staging_{t}": AssetOut(group_name=GROUP, description=f"import_staging_{t}: typed rows of the extract") for t in TABLES},
+    partitions_def=extract_partitions,
+)
+def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
+    """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
+    extract: Extract = kbo_extract["extract"]
+    parts, drifts = [], {}
+    if kbo_extract["action"] != "already_applied":
+        for attempt in retrying(context.log):
+            with attempt, kbo_db.get_connection() as conn:
+                parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes,
+                              config.tune_batch_sizes, config.target_batch_seconds, config.accept_drift)
+                drifts = job_drift(conn, kbo_extract["job_id"])
+        for warning in drift_warnings(drifts):
+            context.log.warning(warning)
+    by_part = {(p.table, p.operation): p for p in parts}
+    for table in TABLES:
+        deletes, inserts = by_part.get((table, "delete")), by_part.get((table, "insert"))
+        yield Output(
+            {**kbo_extract, "table": table},
+            output_name=f"staging_{table}",
+            metadata={
+                "delete_rows": deletes.rows if deletes else 0,
+                "insert_rows": inserts.rows if inserts else 0,
+                "batches": sum(p.batches for p in (deletes, inserts) if p),
+                "delete_batch_size": deletes.batch_size if deletes else 0,
+                "insert_batch_size": inserts.batch_size if inserts else 0,
+                **({"drift_keys": drifts[table]["changed_keys"], "drift_ratio": MetadataValue.float(drifts[table]["ratio"])}
+                   if table in drifts else {}),
+                "batch_sizes_why": MetadataValue.md(
+                    "\n".join(f"- {p.operation}: {p.batch_size:,} rows per batch ({p.reason})" for p in (deletes, inserts) if p)
+                    or "nothing staged"
+                ),
+            },
+        )
+
+
+@graph_multi_asset(
+    outs={
+        table: AssetOut(description=f"The {table} table, history kept: each extract's deletes and inserts applied in batches.")
+        for table in TABLES
+    },
+    ins={f"staging_{t}": AssetIn() for t in TABLES},
+    partitions_def=extract_partitions,
+    group_name=GROUP,
+)
+def applied_tables(**staged):
+    """Plan the batches, apply each as its own step (one transaction each), then complete them."""
+    batches, job = kbo_plan_batches(list(staged.values()))
+    applied = batches.map(kbo_apply_batch).collect()
+    completed = kbo_complete_batches(job, batches_applied=applied)
+    return {table: getattr(completed, table) for table in TABLES}
+
+
+@multi_asset(
+    outs={"code": AssetOut(group_name=GROUP, description="code.csv of the latest applied extract")},
+    ins={table: AssetIn() for table in TABLES},
+    partitions_def=extract_partitions,
+)
+def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths, **applied):
+    """Refuse while a batch is unfinished; replace `code`, mark the job completed, drop its staging.
+    Runs after the applied tables' blocking checks have passed."""
+    job = applied["enterprise"]
+    if job["action"] == "already_applied":
+        context.log.info(f"extract {job['extract_number']} is already applied: nothing changed")
+        return Output(job, output_name="code", metadata={"changed": False})
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            final = finish(conn, job["job_id"], job["extract_number"], kbo_paths.work_dir)
+    context.log.info(
+        f"extract {job['extract_number']} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
+    )
+    rows = "\n".join(
+        f"| {t.table} | {t.rows_deleted:,} | {t.rows_inserted:,} | {t.current_rows:,} | {t.batches} | {t.seconds:.2f} |"
+        for t in final.tables
+    )
+    return Output(
+        job,
+        output_name="code",
+        metadata={
+            "rows": final.code_rows,
+            "names_resolved": final.names_resolved,
+            "rows_deleted": sum(t.rows_deleted for t in final.tables),
+            "rows_inserted": sum(t.rows_inserted for t in final.tables),
+            "summary": MetadataValue.md(
+                f"Extract {job['extract_number']}\n\n| table | deleted | inserted | current | batches | seconds |\n"
+                "|---|---:|---:|---:|---:|---:|\n" + rows
+            ),
+        },
+    )
+
+
+ASSETS = [kbo_extract, kbo_staging, applied_tables, kbo_finalize]

@@ -1,0 +1,83 @@
+"""The data checks as Dagster asset checks: one step after the batches and before finalize, which
+reports every check on its asset's Checks tab (the queries are in data_checks.py). A failed check of
+severity ERROR fails the step, so finalize does not run; orphan counts only warn (real data has some)."""
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    multi_asset_check,
+    op,
+)
+
+from kbo_pipeline.core.data_checks import SPECS, CheckOutcome, audit, check_extract, describe, failed_errors, failure, warnings
+from kbo_pipeline.core.extract import ExtractError, parse_file_name
+from kbo_pipeline.defs.resources import KboDatabase
+from kbo_pipeline.defs.step_errors import retrying
+
+_SEVERITY = {"error": AssetCheckSeverity.ERROR, "warn": AssetCheckSeverity.WARN}
+
+
+@multi_asset_check(
+    name="kbo_data_checks",
+    specs=[
+        AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.severity == "error")
+        for s in SPECS
+    ],
+)
+def kbo_data_checks(context: AssetCheckExecutionContext, kbo_db: KboDatabase):
+    """Every data check of this extract, in one step: on what an Update touched, whole tables for a Full."""
+    try:
+        number = parse_file_name(context.partition_key + ".zip")[0]
+    except ExtractError as exc:
+        raise Failure(str(exc)) from None
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            outcomes = check_extract(conn, number)
+    for outcome in outcomes:
+        if not outcome.passed:  # a failed ERROR check also fails the step; orphans are usual in real data
+            (context.log.warning if outcome.spec.severity == "error" else context.log.info)(describe(outcome))
+        yield _result(outcome)
+
+
+def _result(outcome: CheckOutcome) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=outcome.spec.table,
+        check_name=outcome.spec.name,
+        passed=outcome.passed,
+        severity=_SEVERITY[outcome.spec.severity],
+        metadata=outcome.metadata,
+    )
+
+
+@op
+def kbo_audit_database(context: OpExecutionContext, kbo_db: KboDatabase) -> dict:
+    """Every data check over every table, and every completed extract's ledger against the tables.
+    Fails when a check of severity ERROR fails; warnings are logged."""
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            outcomes = audit(conn)
+    for outcome in outcomes:
+        (context.log.info if outcome.passed else context.log.warning)(describe(outcome))
+    rows = "\n".join(
+        f"| {o.spec.table} | {o.spec.name} | {'passed' if o.passed else o.spec.severity} | "
+        + ", ".join(f"{k} {v:,}" for k, v in o.metadata.items()) + " |"
+        for o in outcomes
+    )
+    context.add_output_metadata({
+        "checks": len(outcomes),
+        "failed": len(failed_errors(outcomes)),
+        "warnings": len(warnings(outcomes)),
+        "results": MetadataValue.md("| table | check | result | figures |\n|---|---|---|---|\n" + rows),
+    })
+    error = failure(outcomes)
+    if error is not None:  # the same message as `kbo audit`
+        raise Failure(str(error))
+    return {"checks": len(outcomes)}
+
+
+CHECKS = [kbo_data_checks]

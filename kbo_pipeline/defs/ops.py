@@ -1,0 +1,127 @@
+"""The ops: inside the applied-tables asset (plan, one DynamicOutput per batch; apply one batch;
+complete the batches and resolve names), and those of the rollback and fetch jobs. Each is a thin
+wrapper over the core functions."""
+
+from pathlib import Path
+
+from dagster import Config, DynamicOut, DynamicOutput, In, MetadataValue, Nothing, OpExecutionContext, Out, Output, op
+
+from kbo_pipeline.core.batches import Batch, apply_batch, plan_batches
+from kbo_pipeline.core.finalize import resolve_names, table_summaries
+from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.defs.resources import KboDatabase, KboPaths
+from kbo_pipeline.sources.portal import portal_client
+from kbo_pipeline.core.rollback import rollback_extract
+from kbo_pipeline.core.progress import job_progress
+from kbo_pipeline.defs.step_errors import retrying
+
+
+@op(out={"batches": DynamicOut(Batch), "job": Out(dict)})
+def kbo_plan_batches(context: OpExecutionContext, staged: list, kbo_db: KboDatabase):
+    """One DynamicOutput per batch still to apply (a resumed job yields only the unfinished ones)."""
+    job = {k: v for k, v in staged[0].items() if k != "table"}
+    batches = []
+    if job["action"] != "already_applied":
+        for attempt in retrying(context.log):
+            with attempt, kbo_db.get_connection() as conn:
+                batches = plan_batches(conn, job["job_id"])
+    context.log.info(f"extract {job['extract'].number}: {len(batches)} batch step(s) to run")
+    for batch in batches:
+        yield DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
+    yield Output(job, output_name="job", metadata={"batches": len(batches)})
+
+
+# Nothing out: what a batch did is in the ledger, which the next step reads; storing a value per batch
+# step too would cost an IO-manager write and an event each (about 10 ms of every step).
+@op(out=Out(Nothing))
+def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDatabase) -> None:
+    """Apply one batch in one transaction with its ledger row; a completed batch is skipped."""
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            result = apply_batch(conn, batch)
+            progress = job_progress(conn, batch.job_id)
+    done = "retired" if batch.operation == "delete" else "inserted"
+    context.log.info(
+        f"{batch.table} {batch.operation} batch {batch.batch_number}/{batch.batches_in_part}: "
+        f"{batch.records_count} rows, {result.rows_affected} {done} in {result.seconds:.2f} s"
+        f"{' (already done)' if result.status == 'skipped' else ''} | overall {progress.describe()}"
+    )
+
+
+@op(ins={"batches_applied": In(Nothing)}, out={table: Out(dict) for table in TABLES})
+def kbo_complete_batches(context: OpExecutionContext, job: dict, kbo_db: KboDatabase):
+    """After the batch steps: apply any batch no step ran, refuse while a batch is failed, resolve the
+    primary names, and report each applied table (its asset materialization and its checks).
+
+    After a run was terminated, Dagster's re-execution from failure re-runs the interrupted step but
+    not the mapped steps that never started; this picks those up, each still its own transaction."""
+    extract = job["extract"]
+    value = {"job_id": job["job_id"], "action": job["action"], "extract_number": extract.number, "sha256": extract.sha256}
+    if job["action"] == "already_applied":
+        context.log.info(f"extract {job['extract'].number} is already applied: nothing changed")
+        for table in TABLES:
+            yield Output(value, output_name=table, metadata={"changed": False})
+        return
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            unstarted = plan_batches(conn, job["job_id"], statuses=("pending", "processing"))
+            for batch in unstarted:
+                result = apply_batch(conn, batch)
+                context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
+            if unstarted:
+                context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
+            names = resolve_names(conn, job["job_id"])
+            summaries = table_summaries(conn, job["job_id"])
+    context.log.info(f"extract {job['extract'].number}: all batches applied, {names} primary names resolved")
+    for summary in summaries:
+        yield Output(
+            value,
+            output_name=summary.table,
+            metadata={
+                "rows_deleted": summary.rows_deleted,
+                "rows_inserted": summary.rows_inserted,
+                "current_rows": summary.current_rows,
+                "batches": summary.batches,
+                "seconds": MetadataValue.float(round(summary.seconds, 3)),
+                **({"names_resolved": names} if summary.table == "enterprise" else {}),
+            },
+        )
+
+
+class RollbackConfig(Config):
+    extract_number: int
+
+
+@op
+def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase, kbo_paths: KboPaths) -> dict:
+    """Undo one extract (the latest applied, or an unfinished newer one) in one transaction, and remove
+    whatever of it is still unpacked."""
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            result = rollback_extract(conn, config.extract_number, kbo_paths.work_dir)
+    context.log.info(
+        f"extract {result.extract_number} rolled back: {result.rows_removed} rows removed, "
+        f"{result.rows_restored} rows current again, {result.names_resolved} primary names recomputed"
+        + ("" if result.code_restored else " (code table left as it was: no backup)")
+    )
+    context.add_output_metadata({
+        "rows_removed": result.rows_removed,
+        "rows_restored": result.rows_restored,
+        "names_resolved": result.names_resolved,
+    })
+    return {"extract_number": result.extract_number, "job_id": result.job_id}
+
+
+class FetchConfig(Config):
+    file_name: str
+
+
+@op
+def kbo_fetch_extract(context: OpExecutionContext, config: FetchConfig, kbo_paths: KboPaths) -> str:
+    """Download one extract from the portal into the landing folder (credentials from the environment)."""
+    for attempt in retrying(context.log):
+        with attempt:
+            path = portal_client().download(config.file_name, Path(kbo_paths.landing_dir))
+    context.log.info(f"landed {path}")
+    context.add_output_metadata({"bytes": path.stat().st_size, "path": str(path)})
+    return str(path)

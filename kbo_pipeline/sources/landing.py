@@ -1,0 +1,94 @@
+"""Which extract in the landing folder to import next: only the next one in sequence, and only once
+its file has stopped changing. Plain functions; the sensor (sensors.py) wires them to Dagster."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbo_pipeline.core.extract import FILE_NAME, ExtractError, parse_file_name, sha256_of
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    number: int
+    extract_type: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_landing(folder: Path) -> list[LandingFile]:
+    """The extract ZIPs in the folder; temporary names (`.part`, hidden files) are not extracts yet."""
+    files = []
+    if not folder.is_dir():
+        return files
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not FILE_NAME.match(path.name) or not path.is_file():
+            continue
+        try:
+            number, extract_type = parse_file_name(path.name)
+            stat = path.stat()
+        except (ExtractError, OSError):
+            continue
+        files.append(LandingFile(path, number, extract_type, stat.st_size, stat.st_mtime_ns))
+    return files
+
+
+def stable_files(files: list[LandingFile], seen: dict[str, list]) -> list[LandingFile]:
+    """Files whose size and mtime are what the previous tick saw: no longer being written."""
+    return [f for f in files if seen.get(f.name, [None, None])[:2] == [f.size, f.mtime_ns]]
+
+
+def remember(files: list[LandingFile], seen: dict[str, list]) -> dict[str, list]:
+    """What this tick saw of each file still in the folder (a known hash is kept while the file is
+    unchanged); a file is ready when the next tick sees the same."""
+    kept = {name: entry for name, entry in seen.items() if name in {f.name for f in files}}
+    for f in files:
+        if kept.get(f.name, [None, None])[:2] != [f.size, f.mtime_ns]:
+            kept[f.name] = [f.size, f.mtime_ns, None]
+    return kept
+
+
+@dataclass(frozen=True)
+class Decision:
+    file: LandingFile | None
+    reason: str
+
+
+def choose_next(files: list[LandingFile], state: dict) -> Decision:
+    """The one extract to import next, given the ledger state (read_ledger's shape), or why none."""
+    latest = state.get("latest_applied")
+    if latest is None:
+        fulls = [f for f in files if f.extract_type == "full"]
+        if fulls:
+            newest = max(fulls, key=lambda f: f.number)
+            return Decision(newest, f"nothing applied yet: starting from the newest Full, extract {newest.number}")
+        updates = sorted(files, key=lambda f: f.number)
+        if updates:
+            return Decision(updates[0], f"nothing applied yet and no Full: starting from extract {updates[0].number}")
+        return Decision(None, "no extract in the landing folder")
+    wanted = latest + 1
+    for f in files:
+        if f.number == wanted and f.extract_type == "update":
+            return Decision(f, f"extract {wanted} follows the latest applied extract {latest}")
+    later = sorted({f.number for f in files if f.number > wanted})
+    if later:
+        return Decision(
+            None,
+            f"extract {wanted} is missing: the latest applied is {latest} and the folder holds "
+            f"{', '.join(map(str, later))}; waiting for {wanted}",
+        )
+    return Decision(None, f"nothing new: the latest applied extract is {latest}")
+
+
+def content_key(f: LandingFile, seen: dict[str, list]) -> str:
+    """The file's SHA-256, computed once per (size, mtime) and remembered in the sensor's cursor."""
+    entry = seen.get(f.name)
+    if entry and entry[:2] == [f.size, f.mtime_ns] and len(entry) > 2 and entry[2]:
+        return entry[2]
+    digest = sha256_of(f.path)
+    seen[f.name] = [f.size, f.mtime_ns, digest]
+    return digest
