@@ -5,8 +5,8 @@ import pytest
 from kbo_pipeline.core.batches import apply_batch
 from kbo_pipeline.errors import ConfigError
 from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
-from kbo_pipeline.core.importer import batch_sizes, import_extract
-from kbo_pipeline.core.staging import plan_batch_sizes
+from kbo_pipeline.core.batch_sizes import configured_sizes, plan_batch_sizes
+from kbo_pipeline.core.importer import import_extract
 
 from .checks import staged_batches, table_checksums
 from .replay import assert_equals_replay
@@ -15,25 +15,25 @@ SMALL_SIZES = {"enterprise": 3, "establishment": 4, "denomination": 5, "address"
 
 
 def test_default_sizes_follow_the_design_and_full_loads_get_their_own():
-    update = batch_sizes("update")
+    update = configured_sizes("update")
     assert update[("activity", "insert")] == 500 and update[("enterprise", "delete")] == 2000
     assert all(update[(t, "insert")] == UPDATE_BATCH_SIZES[t] for t in TABLES)
-    assert all(size == FULL_BATCH_SIZE for size in batch_sizes("full").values())
+    assert all(size == FULL_BATCH_SIZE for size in configured_sizes("full").values())
     # 36.3 M activity rows must not become tens of thousands of steps.
-    assert 36_300_000 / batch_sizes("full")[("activity", "insert")] < 50
+    assert 36_300_000 / configured_sizes("full")[("activity", "insert")] < 50
 
 
 def test_size_overrides_per_table_and_operation():
-    sizes = batch_sizes("update", {"activity": 100, "activity_delete": 40})
+    sizes = configured_sizes("update", {"activity": 100, "activity_delete": 40})
     assert sizes[("activity", "insert")] == 100 and sizes[("activity", "delete")] == 40
     with pytest.raises(ConfigError, match="unknown batch size keys: activty"):
-        batch_sizes("update", {"activty": 1})
+        configured_sizes("update", {"activty": 1})
     with pytest.raises(ConfigError, match="at least 1"):
-        batch_sizes("update", {"branch": 0})
+        configured_sizes("update", {"branch": 0})
 
 
 def test_a_small_extract_is_one_batch_per_table_and_operation():
-    sizes = batch_sizes("update")
+    sizes = configured_sizes("update")
     small = plan_batch_sizes({("activity", "insert"): 4000, ("address", "delete"): 999}, sizes)
     assert small == {("activity", "insert"): 4000, ("address", "delete"): 999}
     large = plan_batch_sizes({("activity", "insert"): 4000, ("address", "delete"): 1000}, sizes)
@@ -67,10 +67,10 @@ def test_running_a_batch_again_changes_nothing(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
     _, batches = staged_batches(db, samples[1], work_dir, SMALL_SIZES)
     for batch in batches:
-        assert apply_batch(db, batch).status == "completed"
+        assert not apply_batch(db, batch).skipped
     before = table_checksums(db)
     for batch in batches:
-        assert apply_batch(db, batch).status == "skipped"
+        assert apply_batch(db, batch).skipped
     assert table_checksums(db) == before
     # The raw delete SQL, run again outside the ledger, matches nothing more either.
     for batch in batches:
@@ -103,7 +103,7 @@ def test_a_batch_that_fails_before_its_commit_leaves_no_trace(db, work_dir, samp
     before = table_checksums(db)
     # The data change succeeds, then the ledger update fails: both must roll back together.
     with pytest.raises(RuntimeError, match="injected"):
-        apply_batch(FailBefore(db, "status = 'completed'"), batch)
+        apply_batch(FailBefore(db, "status = $completed"), batch)
     assert table_checksums(db) == before
     status, error = db.execute(
         "SELECT status, error_message FROM import_job_batches WHERE job_id = $j AND table_name = 'activity' "
@@ -111,4 +111,4 @@ def test_a_batch_that_fails_before_its_commit_leaves_no_trace(db, work_dir, samp
         {"j": job_id, "b": batch.batch_number},
     ).fetchone()
     assert status == "failed" and "injected failure" in error
-    assert apply_batch(db, batch).status == "completed"
+    assert not apply_batch(db, batch).skipped

@@ -11,10 +11,19 @@ from pathlib import Path
 import duckdb
 
 from kbo_pipeline import settings
-from kbo_pipeline.core.database import connect, is_motherduck, resolve_database
-from kbo_pipeline.errors import ConfigError, KboError
+from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
+from kbo_pipeline.core.database import connect_read_only, database_exists, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
+from kbo_pipeline.core.batch_sizes import configured_sizes
+from kbo_pipeline.core.ledger import JobStatus, latest_applied
+from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
+from kbo_pipeline.errors import ConfigError, KboError
+from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, portal_settings
+
+# Dagster (and what imports it: runs, run_monitor) and the development aids are imported inside the
+# commands that use them: importing Dagster costs about a second, which `kbo status` and `kbo audit`
+# need not pay.
 
 
 def _database_arg(parser: argparse.ArgumentParser) -> None:
@@ -25,21 +34,21 @@ def _database_arg(parser: argparse.ArgumentParser) -> None:
 
 def _already_applied(database: str, zip_path: Path) -> str | None:
     """The reason to skip this ZIP, read from the database's ledger; None when it must run."""
-    if not is_motherduck(database) and not Path(database).exists():
+    if not database_exists(database):
         return None
     try:
         number = parse_file_name(zip_path.name)[0]  # the run validates the file; the name is enough here
     except ExtractError:
         return None  # the run records the failure
     try:
-        with connect(database, read_only=not is_motherduck(database)) as conn:
+        with connect_read_only(database) as conn:
             row = conn.execute(
                 "SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}
             ).fetchone()
-            latest = conn.execute("SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'").fetchone()[0]
+            latest = latest_applied(conn)
     except duckdb.Error:
         return None  # no ledger yet, or the file is busy: the run decides
-    if row and row[0] == "completed":
+    if row and row[0] == JobStatus.COMPLETED:
         return f"extract {number} is already applied"
     if latest is not None and number < latest:
         return f"extract {number} is older than the latest applied extract {latest}"
@@ -56,7 +65,7 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
 
     instance = DagsterInstance.get()
     report_dead_runs(instance)
-    print(f"database: {database}" + ("" if is_motherduck(database) or Path(database).exists() else " (new)"))
+    print(f"database: {database}" + ("" if database_exists(database) else " (new)"))
     for zip_path in zip_paths:
         skip = _already_applied(database, zip_path)
         if skip:
@@ -99,7 +108,7 @@ def report_dead_runs(instance=None) -> None:
 
 
 def run_status(database: str, job_id: int | None, watch: bool) -> int:
-    if not is_motherduck(database) and not Path(database).exists():
+    if not database_exists(database):
         print(f"{database}: no database yet")
         return 1
 
@@ -119,7 +128,7 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
                 print(text)
                 return 0
             print("\033[2J\033[H" + text, flush=True)
-            if state not in ("staging", "processing"):
+            if state not in (JobStatus.STAGING, JobStatus.PROCESSING):
                 return 0
             time.sleep(2)
     except duckdb.IOException as exc:
@@ -130,8 +139,6 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
 
 
 def run_fetch(database: str, landing: Path) -> int:
-    from kbo_pipeline.core.ledger_state import current_ledger
-    from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, portal_settings
 
     base = portal_settings()[0]
     state = current_ledger(database) or {}
@@ -175,10 +182,9 @@ def run_rollback(database: str, extract_number: int) -> int:
 
 def run_audit(database: str) -> int:
     """The kbo_audit job's checks, read-only and without Dagster, so it runs beside an import elsewhere."""
-    from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
 
     print(f"database: {database}")
-    if not is_motherduck(database) and not Path(database).exists():
+    if not database_exists(database):
         raise ConfigError(f"no database at {database}")
     outcomes = read_with_retries(database, audit, on_busy=lambda message: print(message, file=sys.stderr))
     for outcome in outcomes:
@@ -193,13 +199,12 @@ def run_audit(database: str) -> int:
 
 def batch_size_arg(value: str) -> tuple[str, int]:
     """`TABLE[_OPERATION]=ROWS`, checked here so that a typo is a usage error, not a failed run."""
-    from kbo_pipeline.core.importer import batch_sizes
 
     key, equals, number = value.partition("=")
     if not equals or not number.strip().isdigit():
         raise argparse.ArgumentTypeError(f"{value!r} is not TABLE[_OPERATION]=ROWS (e.g. activity=500)")
     try:
-        batch_sizes("update", {key: int(number)})
+        configured_sizes("update", {key: int(number)})
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return key, int(number)

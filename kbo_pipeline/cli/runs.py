@@ -2,12 +2,15 @@
 the Dagster instance, exactly the job the UI materializes."""
 
 import os
+import threading
 from pathlib import Path
 
+import duckdb
 from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstructable
 
 from kbo_pipeline import settings
-from kbo_pipeline.core.database import resolve_database
+from kbo_pipeline.core.database import connect, resolve_database
+from kbo_pipeline.core.progress import bar, job_progress
 from kbo_pipeline.definitions import get_import_job, get_rollback_job
 from kbo_pipeline.core.extract import ExtractError, parse_file_name, partition_key_for
 
@@ -101,8 +104,6 @@ class ProgressBar:
     connection of this same process (the run's steps share its DuckDB instance, so no lock is in the way)."""
 
     def __init__(self, database: str, zip_path: Path, stream):
-        import threading
-
         self.database, self.stream = database, stream
         self.name = Path(zip_path).name
         try:
@@ -123,13 +124,8 @@ class ProgressBar:
         self.stream.flush()
 
     def _draw(self) -> None:
-        import duckdb
-
         if self.number is None:
             return
-        from kbo_pipeline.core.database import connect
-        from kbo_pipeline.core.progress import bar, job_progress
-
         try:
             with connect(self.database, settings.duckdb_config()) as conn:
                 job = conn.execute("SELECT job_id FROM import_jobs WHERE extract_number = $n", {"n": self.number}).fetchone()

@@ -14,6 +14,7 @@ from kbo_pipeline.core import failpoints
 from kbo_pipeline.core.database import is_interrupt, transaction
 from kbo_pipeline.errors import FinalError
 from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES
+from kbo_pipeline.core.ledger import UNFINISHED_BATCHES, BatchStatus
 from kbo_pipeline.core.schema import render
 
 
@@ -37,15 +38,12 @@ class Batch:
 @dataclass(frozen=True)
 class BatchResult:
     batch: Batch
-    status: str  # completed | skipped (already completed earlier)
     rows_affected: int
     seconds: float
+    skipped: bool = False  # completed earlier: nothing done this time
 
 
-UNFINISHED = ("pending", "processing", "failed")
-
-
-def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, statuses: tuple[str, ...] = UNFINISHED) -> list[Batch]:
+def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, statuses: tuple[str, ...] = UNFINISHED_BATCHES) -> list[Batch]:
     """The job's batches in those states, in the order they run: per table, deletes before inserts (the
     SQL makes the result independent of that order; running in it just reads naturally)."""
     rows = conn.execute(
@@ -82,46 +80,46 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
     status = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch)).fetchone()
     if status is None:
         raise FinalError(f"no batch {batch.mapping_key} in job {batch.job_id}")
-    if status[0] == "completed":
-        return BatchResult(batch, "skipped", 0, 0.0)
+    if status[0] == BatchStatus.COMPLETED:
+        return BatchResult(batch, 0, 0.0, skipped=True)
     conn.execute(
-        f"UPDATE import_job_batches SET status = 'processing', started_at = current_timestamp, "
+        f"UPDATE import_job_batches SET status = $processing, started_at = current_timestamp, "
         f"error_message = NULL WHERE {_BATCH_KEY}",
-        _key_params(batch),
+        {**_key_params(batch), "processing": BatchStatus.PROCESSING},
     )
     try:
         with transaction(conn):
             # Checked again inside the transaction: a concurrent attempt may have completed it meanwhile.
             current = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch))
-            if current.fetchone()[0] == "completed":
-                return BatchResult(batch, "skipped", 0, 0.0)
+            if current.fetchone()[0] == BatchStatus.COMPLETED:
+                return BatchResult(batch, 0, 0.0, skipped=True)
             failpoints.hit("before_sql", batch.mapping_key, batch.extract_number)
             params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
             if batch.operation == "insert":
                 params["snapshot_date"] = batch.snapshot_date
             rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
             conn.execute(
-                f"UPDATE import_job_batches SET status = 'completed', completed_at = current_timestamp, "
+                f"UPDATE import_job_batches SET status = $completed, completed_at = current_timestamp, "
                 f"rows_affected = $rows WHERE {_BATCH_KEY}",
-                {**_key_params(batch), "rows": rows},
+                {**_key_params(batch), "rows": rows, "completed": BatchStatus.COMPLETED},
             )
             failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
     except Exception as exc:
         if is_interrupt(exc):
             # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not
             # a failure (database.connect raises it on as KeyboardInterrupt).
-            mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
+            mark_failed(conn, batch, "interrupted: the run was stopped", status=BatchStatus.PENDING)
         else:
             mark_failed(conn, batch, f"{type(exc).__name__}: {exc}")
         raise
     except BaseException:
         # Interrupted (the run was terminated, Ctrl-C): rolled back, so it simply waits to run again.
-        mark_failed(conn, batch, "interrupted: the run was stopped", status="pending")
+        mark_failed(conn, batch, "interrupted: the run was stopped", status=BatchStatus.PENDING)
         raise
-    return BatchResult(batch, "completed", int(rows), time.monotonic() - started)
+    return BatchResult(batch, int(rows), time.monotonic() - started)
 
 
-def mark_failed(conn: duckdb.DuckDBPyConnection, batch: Batch, error: str, status: str = "failed") -> None:
+def mark_failed(conn: duckdb.DuckDBPyConnection, batch: Batch, error: str, status: BatchStatus = BatchStatus.FAILED) -> None:
     try:
         conn.execute(
             f"UPDATE import_job_batches SET status = $status, error_message = $error WHERE {_BATCH_KEY}",

@@ -13,8 +13,9 @@ from functools import cache
 import duckdb
 
 from kbo_pipeline.core.entities import CHILD_TABLES, ENTITY_BY_TABLE, TABLES, UNIQUE_KEY_TABLES
-from kbo_pipeline.errors import DataChecksFailed
+from kbo_pipeline.core.ledger import JobStatus
 from kbo_pipeline.core.schema import render
+from kbo_pipeline.errors import DataChecksFailed
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _rows_applied_outcomes(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, ext
                            scoped: bool) -> CheckOutcome:
     rows = f"check_rows_{spec.table}" if scoped else spec.table
     per_job = conn.execute(render("checks/rows_applied.sql", rows=rows),
-                           {"table": spec.table, "extract": extract_number}).fetchall()
+                           {"table": spec.table, "extract": extract_number, "completed": JobStatus.COMPLETED}).fetchall()
     wrong = [
         (number, staged, inserted, ledger_inserted, retired, ledger_retired)
         for number, staged, inserted, ledger_inserted, retired, ledger_retired in per_job

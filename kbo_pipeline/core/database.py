@@ -17,6 +17,11 @@ def is_motherduck(database: str) -> bool:
     return database.startswith("md:") or database.startswith("motherduck:")
 
 
+def database_exists(database: str) -> bool:
+    """False for a local file not yet created; a MotherDuck database is taken to exist."""
+    return is_motherduck(database) or Path(database).exists()
+
+
 def resolve_database(database: str) -> str:
     """An absolute path (or the md: name), so that the same database always has the same name: what
     every command prints, and the run tag kbo/database that the run queue limits to one run at a time."""
@@ -50,6 +55,12 @@ def connect(
             yield conn
     finally:
         conn.close()
+
+
+def connect_read_only(database: str):
+    """A reader's connection. Read-only for a file, so that it never takes the writer's lock; MotherDuck
+    has no read-only attach for a database its token can write, and needs no such lock."""
+    return connect(database, read_only=not is_motherduck(database))
 
 
 def open_connection(

@@ -10,6 +10,7 @@ import duckdb
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.errors import FinalError
+from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
 from kbo_pipeline.core.rollback import drop_job_staging
 
@@ -69,8 +70,8 @@ def replace_code(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
     )
     conn.execute(
         "DELETE FROM import_code_backup WHERE job_id NOT IN (SELECT job_id FROM import_jobs "
-        "WHERE status = 'completed' OR job_id = $job_id ORDER BY job_id DESC LIMIT $kept)",
-        {"job_id": job_id, "kept": CODE_BACKUPS_KEPT},
+        "WHERE status = $completed OR job_id = $job_id ORDER BY job_id DESC LIMIT $kept)",
+        {"job_id": job_id, "kept": CODE_BACKUPS_KEPT, "completed": JobStatus.COMPLETED},
     )
     conn.execute("DELETE FROM code")
     return conn.execute(
@@ -82,9 +83,9 @@ def replace_code(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
 def _refuse_unfinished(conn: duckdb.DuckDBPyConnection, job_id: int, doing: str) -> None:
     unfinished = conn.execute(
         "SELECT table_name || ' ' || operation || ' batch ' || batch_number || ' (' || status || ')' "
-        "FROM import_job_batches WHERE job_id = $job_id AND status <> 'completed' "
+        "FROM import_job_batches WHERE job_id = $job_id AND status <> $completed "
         "ORDER BY table_name, operation, batch_number",
-        {"job_id": job_id},
+        {"job_id": job_id, "completed": BatchStatus.COMPLETED},
     ).fetchall()
     if unfinished:
         listed = ", ".join(u[0] for u in unfinished[:10])
@@ -105,7 +106,7 @@ def resolve_names(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
     (its enterprise rows or denominations). Idempotent; the count is kept on the job."""
     with transaction(conn):
         status, extract_number, names = _job_status(conn, job_id)
-        if status == "completed":
+        if status == JobStatus.COMPLETED:
             return int(names or 0)
         _refuse_unfinished(conn, job_id, "resolve primary names")
         mark_touched(conn, extract_number)
@@ -118,23 +119,24 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
     """Refuse while a batch is unfinished; then replace `code`, mark the job completed with its counts
     and drop its staging rows, in one transaction. Primary names are resolved first if they were not."""
     status, _, names = _job_status(conn, job_id)
-    if names is None and status != "completed":
+    if names is None and status != JobStatus.COMPLETED:
         resolve_names(conn, job_id)
     with transaction(conn):
         status, _, names = _job_status(conn, job_id)
-        if status == "completed":
+        if status == JobStatus.COMPLETED:
             code_rows = conn.execute("SELECT count(*) FROM code").fetchone()[0]
             return FinalizeResult(job_id, "already_completed", int(names or 0), int(code_rows), table_summaries(conn, job_id))
         _refuse_unfinished(conn, job_id, "finalize")
         code_rows = replace_code(conn, job_id)
         tables = table_summaries(conn, job_id)
         conn.execute(
-            "UPDATE import_jobs SET status = 'completed', completed_at = current_timestamp, "
+            "UPDATE import_jobs SET status = $completed, completed_at = current_timestamp, "
             "rows_deleted = $deleted, rows_inserted = $inserted, error_message = NULL WHERE job_id = $job_id",
             {
                 "job_id": job_id,
                 "deleted": sum(t.rows_deleted for t in tables),
                 "inserted": sum(t.rows_inserted for t in tables),
+                "completed": JobStatus.COMPLETED,
             },
         )
         drop_job_staging(conn, job_id)

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from kbo_pipeline.core.batch_sizes import TARGET_SECONDS, SizeChoice, tuned_sizes
+from kbo_pipeline.core.batch_sizes import TARGET_SECONDS, choose_sizes
 from kbo_pipeline.core.batches import BatchResult, apply_batch, plan_batches
-from kbo_pipeline.errors import ConfigError
-from kbo_pipeline.core.entities import FULL_BATCH_SIZES, OPERATIONS, TABLES, UPDATE_BATCH_SIZES
 from kbo_pipeline.core.database import database_of
 from kbo_pipeline.core.extract import (
     Extract,
@@ -23,32 +21,10 @@ from kbo_pipeline.core.extract import (
     work_folder,
 )
 from kbo_pipeline.core.finalize import FinalizeResult, finalize_job
-from kbo_pipeline.core.ledger import JobStart, begin_job, latest_applied, record_failure
+from kbo_pipeline.core.jobs import JobStart, begin_job, record_failure
+from kbo_pipeline.core.ledger import latest_applied
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import StagedPart, is_staged, stage_extract, staged_parts
-
-
-def batch_sizes(extract_type: str, overrides: dict[str, int] | None = None) -> dict[tuple[str, str], int]:
-    """Rows per batch for every (table, operation). Overrides are keyed `<table>` or
-    `<table>_<operation>` (the more specific wins); the defaults depend on the extract type."""
-    overrides = overrides or {}
-    unknown = set(overrides) - set(TABLES) - {f"{t}_{o}" for t in TABLES for o in OPERATIONS}
-    if unknown:
-        raise ConfigError(f"unknown batch size keys: {', '.join(sorted(unknown))}")
-    defaults = FULL_BATCH_SIZES if extract_type == "full" else UPDATE_BATCH_SIZES
-    sizes = {}
-    for table in TABLES:
-        for operation in OPERATIONS:
-            size = overrides.get(f"{table}_{operation}", overrides.get(table, defaults[table]))
-            if size < 1:
-                raise ConfigError(f"batch size for {table} {operation} must be at least 1, not {size}")
-            sizes[(table, operation)] = size
-    return sizes
-
-
-def overridden(part: tuple[str, str], overrides: dict[str, int] | None) -> bool:
-    table, operation = part
-    return bool(overrides) and (table in overrides or f"{table}_{operation}" in overrides)
 
 
 def prepare(
@@ -105,12 +81,7 @@ def stage(
         remove_job_files(conn, extract.number, work_dir)
         return staged_parts(conn, job_id)
     try:
-        sizes = batch_sizes(extract.extract_type, size_overrides)
-        explicit = frozenset(part for part in sizes if overridden(part, size_overrides))
-        if tune:
-            choices = tuned_sizes(conn, extract.extract_type, sizes, explicit, target_seconds)
-        else:
-            choices = {p: SizeChoice(size, "set in config" if p in explicit else "default") for p, size in sizes.items()}
+        choices, explicit = choose_sizes(conn, extract.extract_type, size_overrides, tune, target_seconds)
         folder = unpack_job(conn, extract, job_id, work_dir)
         reconcile = extract.extract_type == "full" and latest_applied(conn) is not None
         return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)

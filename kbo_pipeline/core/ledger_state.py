@@ -12,7 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from kbo_pipeline.core.database import connect_read_only, database_exists
 from kbo_pipeline.core.import_lock import sidecar
+from kbo_pipeline.core.ledger import UNFINISHED_JOBS, JobStatus
 
 
 def state_path(database: str) -> Path:
@@ -23,12 +25,12 @@ def read_ledger(conn: duckdb.DuckDBPyConnection) -> dict:
     rows = conn.execute(
         "SELECT extract_number, extract_type, status, file_sha256 FROM import_jobs WHERE extract_number IS NOT NULL"
     ).fetchall()
-    completed = [r for r in rows if r[2] == "completed"]
+    completed = [r for r in rows if r[2] == JobStatus.COMPLETED]
     return {
         "latest_applied": max((r[0] for r in completed), default=None),
         "applied": sorted(r[0] for r in completed),
         "fulls": sorted(r[0] for r in completed if r[1] == "full"),
-        "unfinished": {str(r[0]): {"status": r[2], "sha256": r[3]} for r in rows if r[2] in ("staging", "processing", "failed")},
+        "unfinished": {str(r[0]): {"status": r[2], "sha256": r[3]} for r in rows if r[2] in UNFINISHED_JOBS},
     }
 
 
@@ -50,15 +52,13 @@ def load_state(database: str) -> dict | None:
 
 def current_ledger(database: str) -> dict | None:
     """The state file; without one, the database itself, read-only, if no import holds it (None then)."""
-    from kbo_pipeline.core.database import connect, is_motherduck
-
     state = load_state(database)
     if state is not None:
         return state
-    if not is_motherduck(database) and not Path(database).exists():
+    if not database_exists(database):
         return {"latest_applied": None, "unfinished": {}}
     try:
-        with connect(database, read_only=not is_motherduck(database)) as conn:
+        with connect_read_only(database) as conn:
             return read_ledger(conn)
     except duckdb.Error:
         return None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import duckdb
 
+from kbo_pipeline.core.database import connect_read_only
 from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,10 @@ def format_duration(seconds: float) -> str:
 def job_progress(conn: duckdb.DuckDBPyConnection, job_id: int) -> Progress:
     """Batches done and in all, and the time left at the pace of the batches done so far."""
     done, total, spent = conn.execute(
-        "SELECT count(*) FILTER (WHERE status = 'completed'), count(*), "
-        "epoch(max(completed_at) FILTER (WHERE status = 'completed') - min(started_at)) "
+        "SELECT count(*) FILTER (WHERE status = $completed), count(*), "
+        "epoch(max(completed_at) FILTER (WHERE status = $completed) - min(started_at)) "
         "FROM import_job_batches WHERE job_id = $job_id",
-        {"job_id": job_id},
+        {"job_id": job_id, "completed": BatchStatus.COMPLETED},
     ).fetchone()
     seconds_left = spent / done * (total - done) if done and spent is not None and done < total else None
     return Progress(int(done), int(total), seconds_left)
@@ -84,13 +87,13 @@ def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> st
     ).fetchall()
     progress = job_progress(conn, job_id)
     done, total, percent = progress.done, progress.total, progress.percent
-    failed = sum(1 for b in batches if b[3] == "failed")
-    if job_status == "processing" and failed:
+    failed = sum(1 for b in batches if b[3] == BatchStatus.FAILED)
+    if job_status == JobStatus.PROCESSING and failed:
         job_status = f"failed: {failed} batch(es) failed, {total - done} left (re-execute from failure once fixed)"
-    elif job_status == "processing" and not any(b[3] == "processing" for b in batches):
+    elif job_status == JobStatus.PROCESSING and not any(b[3] == BatchStatus.PROCESSING for b in batches):
         # Nothing is running: the run was stopped (or is between two steps).
         job_status = f"paused, {total - done} batch(es) left (import it again, or re-execute from failure, to resume)"
-    elif job_status == "failed" and total > done:
+    elif job_status == JobStatus.FAILED and total > done:
         job_status = f"failed, {total - done} batch(es) left"
     lines = [
         f"Extract {number} ({kind}, snapshot {snapshot})  job {job_id}: {job_status}  started {started or ''}",
@@ -100,9 +103,9 @@ def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> st
     ]
     for table in TABLES:
         mine = [b for b in batches if b[0] == table]
-        table_done = sum(1 for b in mine if b[3] == "completed")
-        failed = [b for b in mine if b[3] == "failed"]
-        running = [b for b in mine if b[3] == "processing"]
+        table_done = sum(1 for b in mine if b[3] == BatchStatus.COMPLETED)
+        failed = [b for b in mine if b[3] == BatchStatus.FAILED]
+        running = [b for b in mine if b[3] == BatchStatus.PROCESSING]
         if not mine:
             state = "nothing to apply"
         elif failed:
@@ -122,13 +125,9 @@ def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> st
 def read_with_retries(database: str, read, attempts: int = 60, wait: float = 0.5, on_busy=None):
     """read(conn) on a read-only connection. While an import step holds the database, DuckDB refuses
     readers; steps are short, so say so and try again (attempts x wait seconds at most)."""
-    import time
-
-    from kbo_pipeline.core.database import connect, is_motherduck
-
     for attempt in range(attempts):
         try:
-            with connect(database, read_only=not is_motherduck(database)) as conn:
+            with connect_read_only(database) as conn:
                 return read(conn)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or attempt == attempts - 1:

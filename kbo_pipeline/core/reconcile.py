@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from kbo_pipeline.core.entities import Entity
+from kbo_pipeline.core.extract import ExtractError
 from kbo_pipeline.core.schema import render
 
 WARN_DRIFT = 0.01
@@ -65,7 +66,6 @@ def drift_report(drifts: list[Drift]) -> str:
 
 def check_drift(file_name: str, drifts: list[Drift], accept: bool) -> None:
     """Raise for drift above 5 % in any table, unless accepted."""
-    from kbo_pipeline.core.extract import ExtractError
 
     too_much = [d for d in drifts if d.ratio > FAIL_DRIFT]
     if too_much and not accept:

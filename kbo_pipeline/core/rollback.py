@@ -10,6 +10,7 @@ from kbo_pipeline.core.database import database_of, transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.errors import FinalError
 from kbo_pipeline.core.extract import remove_work_folders
+from kbo_pipeline.core.ledger import UNFINISHED_JOBS, BatchStatus, JobStatus, latest_applied
 from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
 from kbo_pipeline.core.schema import render
 
@@ -51,23 +52,21 @@ def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int, work_
         job = conn.execute(
             "SELECT job_id, status FROM import_jobs WHERE extract_number = $n", {"n": extract_number}
         ).fetchone()
-        if job is None or job[1] == "rolled_back":
+        if job is None or job[1] == JobStatus.ROLLED_BACK:
             raise RollbackError(f"extract {extract_number} is not applied: nothing to roll back")
         job_id, status = job
-        latest = conn.execute(
-            "SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'"
-        ).fetchone()[0]
-        if status == "completed" and extract_number != latest:
+        latest = latest_applied(conn)
+        if status == JobStatus.COMPLETED and extract_number != latest:
             raise RollbackError(
                 f"extract {extract_number} is not the latest applied extract ({latest}): roll back {latest} first"
             )
-        if status != "completed" and latest is not None and extract_number < latest:
+        if status != JobStatus.COMPLETED and latest is not None and extract_number < latest:
             raise RollbackError(f"extract {extract_number} is older than the latest applied extract {latest}")
         newer = conn.execute(
             "SELECT j.extract_number FROM import_jobs j WHERE j.extract_number > $n "
-            "AND j.status IN ('staging', 'processing', 'failed') AND EXISTS (SELECT 1 FROM import_job_batches b "
-            "WHERE b.job_id = j.job_id AND b.status = 'completed') ORDER BY 1 DESC LIMIT 1",
-            {"n": extract_number},
+            "AND list_contains($unfinished, j.status) AND EXISTS (SELECT 1 FROM import_job_batches b "
+            "WHERE b.job_id = j.job_id AND b.status = $completed) ORDER BY 1 DESC LIMIT 1",
+            {"n": extract_number, "unfinished": list(UNFINISHED_JOBS), "completed": BatchStatus.COMPLETED},
         ).fetchone()
         if newer:
             # Its batches retired rows of extract N; undoing N under them would leave those retired for good.
@@ -79,7 +78,7 @@ def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int, work_
         removed, restored = undo_extract_rows(conn, extract_number)
         names = resolve_touched(conn)
         backup = conn.execute("SELECT count(*) FROM import_code_backup WHERE job_id = $j", {"j": job_id}).fetchone()[0]
-        if status == "completed" and backup:
+        if status == JobStatus.COMPLETED and backup:
             conn.execute("DELETE FROM code")
             conn.execute(
                 "INSERT INTO code SELECT category, code, language, description FROM import_code_backup WHERE job_id = $j",
@@ -88,10 +87,10 @@ def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int, work_
             conn.execute("DELETE FROM import_code_backup WHERE job_id = $j", {"j": job_id})
         drop_job_staging(conn, job_id)
         conn.execute(
-            "UPDATE import_jobs SET status = 'rolled_back', completed_at = current_timestamp, "
+            "UPDATE import_jobs SET status = $rolled_back, completed_at = current_timestamp, "
             "error_message = NULL WHERE job_id = $j",
-            {"j": job_id},
+            {"j": job_id, "rolled_back": JobStatus.ROLLED_BACK},
         )
     if work_dir is not None:
         remove_work_folders(Path(work_dir), database_of(conn), extract_number)
-    return RollbackResult(extract_number, job_id, removed, restored, names, bool(status == "completed" and backup))
+    return RollbackResult(extract_number, job_id, removed, restored, names, bool(status == JobStatus.COMPLETED and backup))

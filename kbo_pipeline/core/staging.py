@@ -5,14 +5,19 @@ anywhere stages nothing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from kbo_pipeline.core.batch_sizes import fit_to_counts
 from kbo_pipeline.core.database import transaction
-from kbo_pipeline.core.entities import CODE, ENTITIES, SINGLE_BATCH_THRESHOLD, Entity
+from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
 from kbo_pipeline.core.extract import Extract, ExtractError, Member, expected_header, member_path
+from kbo_pipeline.core.ledger import BatchStatus, JobStatus
+from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
 from kbo_pipeline.core.schema import render
 
 
@@ -87,38 +92,21 @@ def describe_csv_error(where: str, exc: duckdb.Error) -> str:
     return f"{location}: {problem}"
 
 
-def count_rows(conn: duckdb.DuckDBPyConnection, extract: Extract, folder: Path, member: Member) -> int:
+@contextmanager
+def reading(extract: Extract, member: Member) -> Iterator[None]:
+    """A DuckDB error while one member's CSV is read becomes an ExtractError naming the file and line."""
     try:
-        return conn.execute(
-            f"SELECT count(*) FROM {csv_reader(member.entity, member.operation)}",
-            {"path": str(member_path(folder, member))},
-        ).fetchone()[0]
+        yield
     except duckdb.Error as exc:
         raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
 
 
-def plan_batch_sizes(
-    counts: dict[tuple[str, str], int], sizes: dict[tuple[str, str], int], explicit: frozenset = frozenset()
-) -> dict[tuple[str, str], int]:
-    """Rows per batch for each (table, operation): the size given, except that a small extract (fewer
-    than SINGLE_BATCH_THRESHOLD rows in all) is one batch per table and operation where no size was
-    set explicitly."""
-    small = sum(counts.values()) < SINGLE_BATCH_THRESHOLD
-    planned = {}
-    for part, rows in counts.items():
-        if small and part not in explicit:
-            planned[part] = max(rows, 1)
-        elif part in explicit:
-            planned[part] = sizes[part]
-        else:  # a huge update stays a bounded number of steps
-            planned[part] = max(sizes[part], -(-rows // MAX_BATCHES_PER_PART))
-    return planned
-
-
-# At most this many batches per table and operation unless sizes are set explicitly: a 7 M-row
-# update is then tens of steps, not thousands (14 parts x 25 = 350 steps at the very most).
-MAX_BATCHES_PER_PART = 25
-SMALL_REASON = f"one batch: the extract has fewer than {SINGLE_BATCH_THRESHOLD:,} rows in all"
+def count_rows(conn: duckdb.DuckDBPyConnection, extract: Extract, folder: Path, member: Member) -> int:
+    with reading(extract, member):
+        return conn.execute(
+            f"SELECT count(*) FROM {csv_reader(member.entity, member.operation)}",
+            {"path": str(member_path(folder, member))},
+        ).fetchone()[0]
 
 
 def stage_extract(
@@ -132,35 +120,28 @@ def stage_extract(
     accept_drift: bool = False,
 ) -> list[StagedPart]:
     """Stage every member of an unpacked extract for job_id; mark the job processing. `choices` maps
-    (table, operation) to a batch_planner.SizeChoice. With `reconcile` (a Full on a database holding
+    (table, operation) to a batch_sizes.SizeChoice. With `reconcile` (a Full on a database holding
     data), only the differences with the current state are staged."""
     if reconcile:
         return _stage_reconciled(conn, job_id, extract, folder, choices, accept_drift)
     entity_members = [m for m in extract.members if m.entity in ENTITIES]
-    sizes = {p: c.size for p, c in choices.items()}
-    if extract.extract_type == "full":
-        # Counting first would read 2 GB of CSV once more; at Full sizes the counts change nothing (a small
-        # Full is one batch per table anyway, a large one stays well under the step bound).
-        counts, batch_sizes = None, sizes
-    else:
+    if extract.extract_type != "full":
+        # A Full is not counted first: that would read 2 GB of CSV once more, and at Full sizes the
+        # counts change nothing (a small Full is one batch per table anyway, a large one stays well
+        # under the step bound).
         counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
-        batch_sizes = plan_batch_sizes(counts, sizes, explicit)
+        choices = fit_to_counts(choices, counts, explicit)
     parts = []
     with transaction(conn):
         for member in entity_members:
-            part = (member.entity.table, member.operation)
-            rows = _stage_member(conn, extract, folder, member, job_id, member.operation, batch_sizes[part])
+            choice = choices[(member.entity.table, member.operation)]
+            rows = _stage_member(conn, extract, folder, member, job_id, member.operation, choice.size)
             conn.execute(
                 render("stage_batches.sql", member.entity),
-                {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table},
+                {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table,
+                 "pending": BatchStatus.PENDING},
             )
-            if batch_sizes[part] == choices[part].size:
-                reason = choices[part].reason
-            elif batch_sizes[part] > choices[part].size and sum(counts.values()) >= SINGLE_BATCH_THRESHOLD:
-                reason = f"raised from {choices[part].size:,} to keep it at most {MAX_BATCHES_PER_PART} batches"
-            else:
-                reason = SMALL_REASON
-            parts.append(StagedPart(member.entity.table, member.operation, rows, batch_sizes[part], reason))
+            parts.append(StagedPart(member.entity.table, member.operation, rows, choice.size, choice.reason))
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 
@@ -169,31 +150,27 @@ def _stage_member(conn, extract: Extract, folder: Path, member: Member, job_id: 
                   batch_size: int, target: str | None = None) -> int:
     """Read one CSV of the extract, typed, into its staging table (or `target`); returns the rows read."""
     params = {"path": str(member_path(folder, member)), "job_id": job_id, "operation": operation, "batch_size": batch_size}
-    try:
+    with reading(extract, member):
         return conn.execute(stage_rows_sql(member.entity, operation, target), params).fetchone()[0]
-    except duckdb.Error as exc:
-        raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
 
 
 def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Path, parts: list[StagedPart]) -> None:
     code = extract.member(CODE, "code")
     code_columns = ", ".join(f'"{c.csv}"' for c in CODE.columns)
-    try:
+    with reading(extract, code):
         conn.execute(
             f"INSERT INTO import_staging_code SELECT $job_id, {code_columns} FROM {csv_reader(CODE, 'insert')}",
             {"path": str(member_path(folder, code)), "job_id": job_id},
         )
-    except duckdb.Error as exc:
-        raise ExtractError(describe_csv_error(f"{extract.file_name}/{code.name}", exc)) from None
     conn.execute(
-        "UPDATE import_jobs SET status = 'processing', staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
+        "UPDATE import_jobs SET status = $processing, staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
         "WHERE job_id = $job_id",
-        {"job_id": job_id, "batches": sum(p.batches for p in parts), "rows": sum(p.rows for p in parts)},
+        {"job_id": job_id, "batches": sum(p.batches for p in parts), "rows": sum(p.rows for p in parts),
+         "processing": JobStatus.PROCESSING},
     )
 
 
 def _stage_reconciled(conn, job_id: int, extract: Extract, folder: Path, choices: dict, accept_drift: bool) -> list[StagedPart]:
-    from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
 
     parts, drifts = [], []
     with transaction(conn):
@@ -207,7 +184,8 @@ def _stage_reconciled(conn, job_id: int, extract: Extract, folder: Path, choices
             drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)
             drifts.append(drift)
             for operation, rows in (("delete", deletes), ("insert", inserts)):
-                conn.execute(render("stage_batches.sql", entity), {"job_id": job_id, "operation": operation, "table_name": entity.table})
+                conn.execute(render("stage_batches.sql", entity), {"job_id": job_id, "operation": operation, "table_name": entity.table,
+                                                                     "pending": BatchStatus.PENDING})
                 parts.append(StagedPart(entity.table, operation, rows, size, "reconciling a Full with the database"))
         check_drift(extract.file_name, drifts, accept_drift)
         conn.execute("UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id",

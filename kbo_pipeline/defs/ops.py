@@ -9,6 +9,7 @@ from dagster import Config, DynamicOut, DynamicOutput, In, MetadataValue, Nothin
 from kbo_pipeline.core.batches import Batch, apply_batch, plan_batches
 from kbo_pipeline.core.finalize import resolve_names, table_summaries
 from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.ledger import BatchStatus
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.sources.portal import portal_client
 from kbo_pipeline.core.rollback import rollback_extract
@@ -44,7 +45,7 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     context.log.info(
         f"{batch.table} {batch.operation} batch {batch.batch_number}/{batch.batches_in_part}: "
         f"{batch.records_count} rows, {result.rows_affected} {done} in {result.seconds:.2f} s"
-        f"{' (already done)' if result.status == 'skipped' else ''} | overall {progress.describe()}"
+        f"{' (already done)' if result.skipped else ''} | overall {progress.describe()}"
     )
 
 
@@ -64,7 +65,7 @@ def kbo_complete_batches(context: OpExecutionContext, job: dict, kbo_db: KboData
         return
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            unstarted = plan_batches(conn, job["job_id"], statuses=("pending", "processing"))
+            unstarted = plan_batches(conn, job["job_id"], statuses=(BatchStatus.PENDING, BatchStatus.PROCESSING))
             for batch in unstarted:
                 result = apply_batch(conn, batch)
                 context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")

@@ -15,8 +15,10 @@ import argparse
 import concurrent.futures
 import multiprocessing
 import os
+import pickle
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,10 +28,15 @@ from datetime import date, datetime, time as clock, timedelta
 from pathlib import Path
 
 import duckdb
+from dagster import DagsterInstance, DynamicOut, DynamicOutput, RunsFilter, in_process_executor, job, op
 
 from kbo_pipeline import settings
+from kbo_pipeline.cli.runs import launch_import
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import ENTITIES, ENTITY_BY_TABLE
+from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.schema import create_schema
+from kbo_pipeline.core.staging import csv_reader
 from kbo_pipeline.dev.sample import code_csv, extract_name, meta_csv
 
 # Rows per enterprise in the October 2025 Full (docs/extract-format.md): 1.9 M enterprises.
@@ -125,7 +132,6 @@ def generate_full(folder: Path, n_enterprises: int, number: int = 140) -> tuple[
 
 def generate_update(folder: Path, full_csvs: dict[str, Path], number: int, changes: dict[str, tuple[int, int]], seed: int) -> Path:
     """An update that deletes the rows of some existing keys and inserts a new set of rows for them."""
-    from kbo_pipeline.core.staging import csv_reader
 
     members = {}
     with quiet_connection() as conn:
@@ -153,8 +159,6 @@ def generate_update(folder: Path, full_csvs: dict[str, Path], number: int, chang
 
 def baseline_load(database: Path, csvs: dict[str, Path]) -> float:
     """The physical limit: DuckDB read_csv of the same CSVs, same types, into the same tables."""
-    from kbo_pipeline.core.schema import create_schema
-    from kbo_pipeline.core.staging import csv_reader
 
     started = time.monotonic()
     with connect(str(database), settings.duckdb_config()) as conn:
@@ -216,7 +220,6 @@ def step_phases(instance, run_id: str) -> dict[str, tuple[int, float]]:
 
 
 def timed_job(instance, zip_path: Path, database: Path, work: Path) -> JobTiming:
-    from kbo_pipeline.cli.runs import launch_import
 
     started = time.monotonic()
     with launch_import(instance, zip_path, str(database), str(work), log_level="WARNING") as result:
@@ -230,7 +233,6 @@ def timed_job(instance, zip_path: Path, database: Path, work: Path) -> JobTiming
 
 def timed_core(zip_path: Path, database: Path, work: Path) -> float:
     """The database work alone: the same steps as plain function calls, no Dagster."""
-    from kbo_pipeline.core.importer import import_extract
 
     started = time.monotonic()
     with connect(str(database), settings.duckdb_config()) as conn:
@@ -240,7 +242,6 @@ def timed_core(zip_path: Path, database: Path, work: Path) -> float:
 
 def empty_step_seconds(instance) -> float:
     """What Dagster itself costs per step here: a run of 20 ops that do nothing, in process."""
-    from dagster import DynamicOut, DynamicOutput, in_process_executor, job, op
 
     @op(out=DynamicOut(int))
     def fan_out():
@@ -263,9 +264,7 @@ def empty_step_seconds(instance) -> float:
 
 def timed_command(zip_path: Path, database: Path, work: Path) -> tuple[float, float]:
     """`kbo import` as a user runs it, in a process of its own: its wall time and its run's own duration."""
-    import subprocess
 
-    from dagster import DagsterInstance, RunsFilter
 
     env = {**os.environ, "KBO_WORK_DIR": str(work), "KBO_LOG_LEVEL": "WARNING"}
     kbo = Path(sys.executable).with_name("kbo")
@@ -285,7 +284,6 @@ def peak_memory_mb() -> float:
 def generate_all(data: Path, n: int, factor: float):
     """The Full, its CSVs and the three updates; kept in `data` and reused by a later run with --keep
     (the same bytes for a before-and-after comparison)."""
-    import pickle
 
     done = data / "generated.pickle"
     if done.exists():
@@ -305,7 +303,6 @@ def generate_all(data: Path, n: int, factor: float):
 
 
 def run(scale: str, root: Path) -> None:
-    from dagster import DagsterInstance
 
     factor = SCALES[scale]
     n = max(200, int(FULL_ENTERPRISES * factor))

@@ -7,7 +7,7 @@ WITH ledger AS (
            coalesce(sum(b.rows_affected) FILTER (WHERE b.operation = 'insert'), 0) AS ledger_rows_inserted,
            coalesce(sum(b.rows_affected) FILTER (WHERE b.operation = 'delete'), 0) AS ledger_rows_retired
     FROM import_jobs j LEFT JOIN import_job_batches b ON b.job_id = j.job_id AND b.table_name = $table
-    WHERE CASE WHEN $extract IS NULL THEN j.status = 'completed' ELSE j.extract_number = $extract END
+    WHERE CASE WHEN $extract IS NULL THEN j.status = $completed ELSE j.extract_number = $extract END
     GROUP BY j.extract_number
 ),
 inserted AS (SELECT _extract_number AS extract_number, count(*) AS rows_inserted FROM {rows} GROUP BY ALL),

@@ -1,7 +1,6 @@
 """Batch sizes tuned from the recorded durations of earlier batches."""
 
-from kbo_pipeline.core.batch_sizes import BOUND, tuned_sizes
-from kbo_pipeline.core.importer import batch_sizes
+from kbo_pipeline.core.batch_sizes import BOUND, configured_sizes, tuned_sizes
 from kbo_pipeline.core.schema import create_schema
 
 
@@ -19,7 +18,7 @@ def record_batches(db, table, operation, rows, seconds, count=5, extract_type="u
 
 def test_sizes_follow_the_recorded_pace_within_bounds(db):
     create_schema(db)
-    configured = batch_sizes("update")
+    configured = configured_sizes("update")
     record_batches(db, "activity", "insert", 500, 0.1)      # 5,000 rows/s: 10,000 for a 2 s target
     record_batches(db, "address", "delete", 1000, 20.0)     # 50 rows/s: 100, bounded to 1000 / 8
     record_batches(db, "contact", "insert", 1000, 0.0001)   # 10 M rows/s: bounded to 1000 * 8
@@ -33,15 +32,15 @@ def test_sizes_follow_the_recorded_pace_within_bounds(db):
     assert choices[("branch", "insert")].reason == "set in config"
     assert choices[("denomination", "delete")].size == 1000 and "no batches" in choices[("denomination", "delete")].reason
     # A Full's sizes learn only from Full loads.
-    assert tuned_sizes(db, "full", batch_sizes("full"))[("activity", "insert")].reason.startswith("default")
+    assert tuned_sizes(db, "full", configured_sizes("full"))[("activity", "insert")].reason.startswith("default")
 
 
 def test_tuned_sizes_moderate_pace(db):
     create_schema(db)
     record_batches(db, "activity", "insert", 500, 0.5)  # 1,000 rows/s: 2,000 rows for 2 s
-    choice = tuned_sizes(db, "update", batch_sizes("update"))[("activity", "insert")]
+    choice = tuned_sizes(db, "update", configured_sizes("update"))[("activity", "insert")]
     assert choice.size == 2000 and "grown from 500: 5 recent batches ran 1,000 rows/s; target 2 s" == choice.reason
-    assert tuned_sizes(db, "update", batch_sizes("update"), target_seconds=1.0)[("activity", "insert")].size == 1000
+    assert tuned_sizes(db, "update", configured_sizes("update"), target_seconds=1.0)[("activity", "insert")].size == 1000
 
 
 def test_a_huge_update_is_a_bounded_number_of_steps(db, work_dir, tmp_path):

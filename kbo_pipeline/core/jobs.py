@@ -1,0 +1,147 @@
+"""Import jobs: which extract may be applied next, and starting, resuming or replacing its job.
+
+What has been applied is read from the database's own ledger, never from the Dagster instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from kbo_pipeline.core.database import transaction
+from kbo_pipeline.core.extract import Extract, ExtractError
+from kbo_pipeline.core.ledger import UNFINISHED_JOBS, JobStatus, latest_applied
+from kbo_pipeline.core.rollback import drop_job_staging, undo_extract_rows
+
+
+@dataclass(frozen=True)
+class JobStart:
+    job_id: int | None
+    action: str  # new | resume | replace | already_applied
+    message: str
+
+    @property
+    def needs_work(self) -> bool:
+        return self.action != "already_applied"
+
+
+def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    applied = latest_applied(conn)
+    blocking = conn.execute(
+        "SELECT j.extract_number FROM import_jobs j WHERE list_contains($unfinished, j.status) "
+        "AND j.extract_number <> $number AND j.staged_at IS NOT NULL ORDER BY 1 LIMIT 1",
+        {"number": extract.number, "unfinished": list(UNFINISHED_JOBS)},
+    ).fetchone()
+    if blocking:
+        raise ExtractError(
+            f"{extract.file_name}: extract {blocking[0]} is not finished; resume it (import it again) "
+            f"or roll it back before applying extract {extract.number}"
+        )
+    if applied is None:
+        return
+    if extract.extract_type == "full":
+        return  # a Full is the whole register: reconciled with what the database holds, no gap to mind
+    if extract.number > applied + 1:
+        raise ExtractError(
+            f"{extract.file_name}: out of sequence: extract {applied + 1} is missing "
+            f"(latest applied is {applied}, this is {extract.number})"
+        )
+
+
+def _reset_job(conn: duckdb.DuckDBPyConnection, job_id: int, extract_number: int) -> None:
+    """Forget an earlier attempt: undo whatever its batches applied, drop its staging and batches."""
+    undo_extract_rows(conn, extract_number)
+    drop_job_staging(conn, job_id)
+    conn.execute("DELETE FROM import_job_batches WHERE job_id = $job_id", {"job_id": job_id})
+
+
+def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | None = None) -> JobStart:
+    """Start the job of an extract, resume its unfinished job (same bytes) or replace it (other bytes).
+
+    Raises ExtractError for an extract out of sequence; an extract already applied (or older than the
+    latest applied, so contained in it) is not an error: nothing to do.
+    """
+    with transaction(conn):
+        existing = conn.execute(
+            "SELECT job_id, status, file_sha256 FROM import_jobs WHERE extract_number = $number",
+            {"number": extract.number},
+        ).fetchone()
+        if existing and existing[1] == JobStatus.COMPLETED:
+            return JobStart(existing[0], "already_applied", f"extract {extract.number} is already applied: nothing to do")
+        applied = latest_applied(conn)
+        if applied is not None and extract.number <= applied:
+            return JobStart(
+                None,
+                "already_applied",
+                f"extract {extract.number} is older than the latest applied extract {applied}: nothing to do",
+            )
+        _check_sequence(conn, extract)
+        values = {
+            "number": extract.number,
+            "type": extract.extract_type,
+            "snapshot": extract.snapshot_date,
+            "timestamp": extract.extract_timestamp,
+            "file_name": extract.file_name,
+            "sha": extract.sha256,
+            "run_id": run_id,
+        }
+        if existing is None:
+            job_id = conn.execute("SELECT coalesce(max(job_id), 0) + 1 FROM import_jobs").fetchone()[0]
+            conn.execute(
+                "INSERT INTO import_jobs (job_id, extract_number, extract_type, snapshot_date, extract_timestamp, "
+                "file_name, file_sha256, status, started_at, dagster_run_id) VALUES ($job_id, $number, $type, "
+                "$snapshot, $timestamp, $file_name, $sha, $staging, current_timestamp, $run_id)",
+                {**values, "job_id": job_id, "staging": JobStatus.STAGING},
+            )
+            return JobStart(job_id, "new", f"extract {extract.number}: new import job {job_id}")
+        job_id, status, sha = existing
+        if sha == extract.sha256 and status != JobStatus.ROLLED_BACK:
+            conn.execute(
+                "UPDATE import_jobs SET status = CASE WHEN staged_at IS NULL THEN $staging ELSE $processing END, "
+                "error_message = NULL, dagster_run_id = $run_id WHERE job_id = $job_id",
+                {"job_id": job_id, "run_id": run_id, "staging": JobStatus.STAGING, "processing": JobStatus.PROCESSING},
+            )
+            return JobStart(job_id, "resume", f"extract {extract.number}: resuming import job {job_id} ({status})")
+        _reset_job(conn, job_id, extract.number)
+        conn.execute(
+            "UPDATE import_jobs SET extract_type = $type, snapshot_date = $snapshot, extract_timestamp = $timestamp, "
+            "file_name = $file_name, file_sha256 = $sha, status = $staging, started_at = current_timestamp, "
+            "staged_at = NULL, completed_at = NULL, total_batches = NULL, rows_staged = NULL, rows_deleted = NULL, "
+            "rows_inserted = NULL, names_resolved = NULL, error_message = NULL, dagster_run_id = $run_id "
+            "WHERE job_id = $job_id",
+            {**{k: v for k, v in values.items() if k != "number"}, "job_id": job_id, "staging": JobStatus.STAGING},
+        )
+        return JobStart(job_id, "replace", f"extract {extract.number}: a new file replaces the {status} import job {job_id}")
+
+
+def record_failure(
+    conn: duckdb.DuckDBPyConnection,
+    error: str,
+    *,
+    job_id: int | None = None,
+    file_name: str | None = None,
+    extract_number: int | None = None,
+) -> None:
+    """Mark a job failed with its error; a file that never became a job gets a failed row of its own."""
+    with transaction(conn):
+        if job_id is None and extract_number is not None:
+            row = conn.execute(
+                "SELECT job_id, status FROM import_jobs WHERE extract_number = $number", {"number": extract_number}
+            ).fetchone()
+            if row and row[1] == JobStatus.COMPLETED:
+                return  # a bad copy of an applied extract does not undo it
+            job_id = row[0] if row else None
+        if job_id is None:
+            job_id = conn.execute("SELECT coalesce(max(job_id), 0) + 1 FROM import_jobs").fetchone()[0]
+            conn.execute(
+                "INSERT INTO import_jobs (job_id, extract_number, file_name, status, error_message) "
+                "VALUES ($job_id, $number, $file_name, $failed, $error)",
+                {"job_id": job_id, "number": extract_number, "file_name": file_name or "?", "error": error,
+                 "failed": JobStatus.FAILED},
+            )
+        else:
+            conn.execute(
+                "UPDATE import_jobs SET status = $failed, error_message = $error WHERE job_id = $job_id",
+                {"job_id": job_id, "error": error, "failed": JobStatus.FAILED},
+            )
