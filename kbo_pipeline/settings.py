@@ -114,6 +114,23 @@ run_coordinator:
 """
 
 
+# The code location as `dagster dev -w workspace.yaml` loads it; `kbo ui` writes this into $DAGSTER_HOME
+# so that an installed package (no source tree, no workspace.yaml) opens the same location.
+WORKSPACE_YAML = """\
+load_from:
+  - python_module:
+      module_name: kbo_pipeline.definitions
+      location_name: kbo_pipeline
+"""
+
+
+def ensure_workspace(home: Path) -> Path:
+    path = home / "workspace.yaml"
+    if not path.exists() or path.read_text() != WORKSPACE_YAML:
+        path.write_text(WORKSPACE_YAML)
+    return path
+
+
 def ensure_dagster_home() -> Path:
     """Runs started from the command line land on the same instance the UI shows: $DAGSTER_HOME,
     by default data/dagster_home under the current folder. A dagster.yaml that kbo wrote is brought up

@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 
 from kbo_pipeline import settings
+from kbo_pipeline.core.batch_sizes import configured_sizes
 from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
 from kbo_pipeline.core.database import connect_read_only, database_exists, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
-from kbo_pipeline.core.batch_sizes import configured_sizes
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
@@ -296,8 +296,7 @@ def _run(args: argparse.Namespace, database: str) -> int:
             print(path)
         return 0
     if args.command == "ui":
-        settings.ensure_dagster_home()
-        workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
+        workspace = settings.ensure_workspace(settings.ensure_dagster_home())
         env = {**os.environ, "KBO_DATABASE": database}
         dagster = Path(sys.executable).with_name("dagster")
         return subprocess.call([str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env=env)

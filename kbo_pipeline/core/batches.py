@@ -12,10 +12,10 @@ import duckdb
 
 from kbo_pipeline.core import failpoints
 from kbo_pipeline.core.database import is_interrupt, transaction
-from kbo_pipeline.errors import FinalError
 from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.ledger import UNFINISHED_BATCHES, BatchStatus
-from kbo_pipeline.core.schema import render
+from kbo_pipeline.core.templates import render
+from kbo_pipeline.errors import FinalError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import duckdb
 
 from kbo_pipeline.core.entities import CHILD_TABLES, ENTITY_BY_TABLE, TABLES, UNIQUE_KEY_TABLES
 from kbo_pipeline.core.ledger import JobStatus
-from kbo_pipeline.core.schema import render
+from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import DataChecksFailed
 
 

@@ -2,7 +2,7 @@
 
 import duckdb
 
-from kbo_pipeline.core.schema import sql_text
+from kbo_pipeline.core.templates import sql_text
 
 
 def mark_touched(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:

@@ -10,7 +10,7 @@ import duckdb
 
 from kbo_pipeline.core.entities import Entity
 from kbo_pipeline.core.extract import ExtractError
-from kbo_pipeline.core.schema import render
+from kbo_pipeline.core.templates import render
 
 WARN_DRIFT = 0.01
 FAIL_DRIFT = 0.05

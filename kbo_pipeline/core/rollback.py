@@ -8,11 +8,11 @@ import duckdb
 
 from kbo_pipeline.core.database import database_of, transaction
 from kbo_pipeline.core.entities import ENTITIES
-from kbo_pipeline.errors import FinalError
 from kbo_pipeline.core.extract import remove_work_folders
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, BatchStatus, JobStatus, latest_applied
 from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
-from kbo_pipeline.core.schema import render
+from kbo_pipeline.core.templates import render
+from kbo_pipeline.errors import FinalError
 
 
 class RollbackError(FinalError):

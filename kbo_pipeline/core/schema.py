@@ -1,34 +1,14 @@
-"""DDL from sql/, with identifiers filled in from the entity spec (never values)."""
+"""The database schema: every table, view and macro the importer uses, created from the DDL in sql/."""
 
 from __future__ import annotations
 
 import hashlib
 from functools import cache
-from pathlib import Path
 
 import duckdb
 
-from kbo_pipeline.core.entities import ENTITIES, Entity
-
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-
-
-@cache
-def sql_text(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
-
-
-def render(name: str, entity: Entity | None = None, **identifiers: str) -> str:
-    """sql/<name> with {table}, {staging_table}, {key} and {columns} from the spec."""
-    if entity is not None:
-        identifiers = {
-            "table": entity.table,
-            "staging_table": entity.staging_table,
-            "key": entity.key,
-            "columns": ", ".join(c.name for c in entity.columns),
-            **identifiers,
-        }
-    return sql_text(name).format(**identifiers)
+from kbo_pipeline.core.entities import ENTITIES
+from kbo_pipeline.core.templates import render, sql_text
 
 
 def _column_definitions(columns) -> str:

@@ -18,7 +18,7 @@ from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
 from kbo_pipeline.core.extract import Extract, ExtractError, Member, expected_header, member_path
 from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
-from kbo_pipeline.core.schema import render
+from kbo_pipeline.core.templates import render
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The data-check queries (kbo_pipeline.sql.checks)."""
