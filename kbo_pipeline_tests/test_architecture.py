@@ -1,0 +1,72 @@
+"""The layers the tree shows, held: the core and the sources never import Dagster; Dagster's own
+tooling loads the code location; and the graph of definitions changes only with a visible diff."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kbo_pipeline import definitions
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "kbo_pipeline"
+PLAIN = ("core", "sources")  # no Dagster in these
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.txt"
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_core_and_sources_do_not_import_dagster():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in imported_modules(path) if m.split(".")[0].startswith("dagster"))
+        for layer in PLAIN
+        for path in (PACKAGE / layer).rglob("*.py")
+    }
+    assert not {path: names for path, names in offenders.items() if names}
+    # Nor through a module they import: load them all in a fresh interpreter and look.
+    modules = [f"kbo_pipeline.{layer}.{p.stem}" for layer in PLAIN for p in (PACKAGE / layer).glob("*.py") if p.stem != "__init__"]
+    probe = f"import sys\nfor m in {modules!r}: __import__(m)\nprint(sorted(m for m in sys.modules if m.startswith('dagster')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout
+
+
+def describe_definitions() -> str:
+    """Every asset key (with what it depends on), check, job, sensor and schedule of the code location, one per line, sorted."""
+    defs = definitions.defs
+    graph = defs.resolve_asset_graph()
+    lines = [
+        f"asset {key.to_user_string()} <- {', '.join(sorted(p.to_user_string() for p in graph.get(key).parent_keys)) or '-'}"
+        for key in graph.get_all_asset_keys()
+    ]
+    lines += [f"check {key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys]
+    lines += [f"job {job.name}" for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
+    lines += [f"sensor {sensor.name} -> {sensor.job_name}" for sensor in defs.sensors or ()]
+    lines += [f"schedule {s.name} -> {s.job_name} at {s.cron_schedule}" for s in defs.schedules or ()]
+    return "\n".join(sorted(lines)) + "\n"
+
+
+def test_the_definitions_are_the_snapshot():
+    """A change to the graph of assets, checks, jobs, sensors or schedules shows as a diff of
+    snapshots/definitions.txt; run with KBO_UPDATE_SNAPSHOT=1 to accept it."""
+    current = describe_definitions()
+    if os.environ.get("KBO_UPDATE_SNAPSHOT"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(current)
+    assert current == SNAPSHOT.read_text()
+
+
+def test_dg_check_defs(tmp_path):
+    dg = Path(sys.executable).with_name("dg")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KBO_")}, "DAGSTER_HOME": str(tmp_path)}
+    result = subprocess.run([str(dg), "check", "defs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
