@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup demo test test-all ui clean
+.PHONY: setup demo test test-all lint format ui clean
 
 $(BIN)/kbo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ test: setup
 
 test-all: setup
 	$(BIN)/pytest -m ""
+
+# ruff (pinned in pyproject.toml) as linter and formatter; CI fails on either.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ui: setup
 	$(BIN)/kbo ui

@@ -16,8 +16,8 @@ from dagster import (
 )
 
 from kbo_pipeline import settings
-from kbo_pipeline.defs.assets import ASSETS, GROUP
 from kbo_pipeline.core.database import resolve_database
+from kbo_pipeline.defs.assets import ASSETS, GROUP
 from kbo_pipeline.defs.checks import CHECKS, kbo_audit_database
 from kbo_pipeline.defs.console_log import kbo_console_logger
 from kbo_pipeline.defs.ops import kbo_fetch_extract, kbo_rollback_extract

@@ -306,12 +306,10 @@ def test_an_interrupt_inside_a_duckdb_statement_is_an_interrupt(tmp_path):
     from kbo_pipeline.core.database import connect
 
     for interrupt in (duckdb.InterruptException("INTERRUPT Error: Interrupted!"), RuntimeError("Query interrupted")):
-        with pytest.raises(KeyboardInterrupt):
-            with connect(str(tmp_path / "x.duckdb")):
-                raise interrupt
-    with pytest.raises(RuntimeError, match="something else"):
-        with connect(str(tmp_path / "x.duckdb")):
-            raise RuntimeError("something else")
+        with pytest.raises(KeyboardInterrupt), connect(str(tmp_path / "x.duckdb")):
+            raise interrupt
+    with pytest.raises(RuntimeError, match="something else"), connect(str(tmp_path / "x.duckdb")):
+        raise RuntimeError("something else")
 
 
 def test_values_are_bound_not_formatted(db, work_dir, samples):

@@ -39,15 +39,15 @@ def test_tuned_sizes_moderate_pace(db):
     create_schema(db)
     record_batches(db, "activity", "insert", 500, 0.5)  # 1,000 rows/s: 2,000 rows for 2 s
     choice = tuned_sizes(db, "update", configured_sizes("update"))[("activity", "insert")]
-    assert choice.size == 2000 and "grown from 500: 5 recent batches ran 1,000 rows/s; target 2 s" == choice.reason
+    assert choice.size == 2000 and choice.reason == "grown from 500: 5 recent batches ran 1,000 rows/s; target 2 s"
     assert tuned_sizes(db, "update", configured_sizes("update"), target_seconds=1.0)[("activity", "insert")].size == 1000
 
 
 def test_a_huge_update_is_a_bounded_number_of_steps(db, work_dir, tmp_path):
     """The benchmark's generator at a tiny scale: a full load and a huge activity update, through the
     same batch path; the step count stays bounded by the batch sizes."""
-    from kbo_pipeline.dev import bench
     from kbo_pipeline.core.importer import import_extract
+    from kbo_pipeline.dev import bench
 
     full, csvs = bench.generate_full(tmp_path, 300)
     huge = bench.generate_update(tmp_path, csvs, 141, {"activity": (400, 20000)}, 3)

@@ -2,11 +2,11 @@
 
 import pytest
 
-from kbo_pipeline.core.batches import apply_batch
-from kbo_pipeline.errors import ConfigError
-from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
 from kbo_pipeline.core.batch_sizes import configured_sizes, plan_batch_sizes
+from kbo_pipeline.core.batches import apply_batch
+from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
 from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.errors import ConfigError
 
 from .checks import staged_batches, table_checksums
 from .replay import assert_equals_replay

@@ -61,7 +61,7 @@ def crash_setup(tmp_path_factory, samples):
 
 
 def kill_and_resume(crash_setup, samples, tmp_path: Path, delay: float | None, extra_env: dict | None = None) -> None:
-    root, base, expected = crash_setup
+    _root, base, expected = crash_setup
     database = tmp_path / "kbo.duckdb"
     shutil.copy(base, database)
     home = tmp_path / "home"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 
-from kbo_pipeline.core.database import connect
-from kbo_pipeline.definitions import defs, get_import_job
-from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.cli.runs import import_run_config, launch_import
+from kbo_pipeline.core.database import connect
+from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.definitions import defs, get_import_job
 
 from .checks import table_checksums
 from .conftest import EXTRACT_147

@@ -128,7 +128,7 @@ def test_the_next_kbo_command_reports_a_killed_import_failed_and_import_resumes(
 
 
 def test_the_daemon_reports_a_killed_import_failed(killed_import, tmp_path, dagster_home):
-    database, env, run_id = killed_import
+    database, _env, run_id = killed_import
     server = Webserver({"DAGSTER_HOME": str(dagster_home), "KBO_DATABASE": str(database), "KBO_EXTRACT_SENSOR": "off",
                         "KBO_LANDING_DIR": str(tmp_path / "landing")}, tmp_path, tmp_path / "dev.log")
     try:

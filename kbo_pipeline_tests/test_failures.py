@@ -6,15 +6,15 @@ import sys
 import pytest
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 
+from kbo_pipeline.cli.runs import launch_import, launch_rollback
 from kbo_pipeline.core.database import connect, is_transient
-from kbo_pipeline.definitions import get_import_job
 from kbo_pipeline.core.entities import TABLES
-from kbo_pipeline.errors import ConfigError
 from kbo_pipeline.core.failpoints import FailpointHit, hit
 from kbo_pipeline.core.importer import import_extract
-from kbo_pipeline.core.rollback import RollbackError, rollback_extract
-from kbo_pipeline.cli.runs import launch_import, launch_rollback
 from kbo_pipeline.core.progress import job_report
+from kbo_pipeline.core.rollback import RollbackError, rollback_extract
+from kbo_pipeline.definitions import get_import_job
+from kbo_pipeline.errors import ConfigError
 
 from .checks import DatabaseHeld, table_checksums
 from .replay import assert_equals_replay

@@ -43,7 +43,7 @@ def test_an_expired_session_logs_in_again_once(portal, samples, tmp_path):
 
 def test_bad_credentials_fail_clearly_and_write_nothing(portal, tmp_path):
     landing = tmp_path / "landing"
-    with pytest.raises(PortalError, match="login .* failed .* check KBO_USERNAME and KBO_PASSWORD") as info:
+    with pytest.raises(PortalError, match=r"login .* failed .* check KBO_USERNAME and KBO_PASSWORD") as info:
         fetch_new(client(portal, "wrong"), landing, None)
     assert "wrong" not in str(info.value) and "s3cret" not in str(info.value)
     assert not landing.exists() or not any(landing.iterdir())
@@ -103,7 +103,7 @@ def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(por
 
 
 def test_only_https_unless_http_is_allowed_explicitly(portal, tmp_path):
-    with pytest.raises(PortalError, match="KBO_PORTAL_URL must be an https address, not 'http://127.0.0.1"):
+    with pytest.raises(PortalError, match=r"KBO_PORTAL_URL must be an https address, not 'http://127\.0\.0\.1"):
         PortalClient(portal.base, "user", "s3cret!")
     with pytest.raises(PortalError, match="must be an https address"):
         PortalClient("ftp://example.invalid/kbo", "user", "s3cret!", allow_http=True)

@@ -18,7 +18,7 @@ def current_state(conn) -> dict[str, list[dict]]:
     for entity in ENTITIES:
         names = [c.name for c in entity.columns]
         rows = conn.execute(f"SELECT {', '.join(names)} FROM {entity.table} WHERE _is_current").fetchall()
-        state[entity.table] = [dict(zip(names, row)) for row in rows]
+        state[entity.table] = [dict(zip(names, row, strict=False)) for row in rows]
     return state
 
 

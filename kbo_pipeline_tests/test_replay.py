@@ -45,8 +45,9 @@ def test_the_samples_exercise_every_kind_of_change(db, work_dir, samples):
 
 
 def test_history_views_and_macros(db, work_dir, samples):
-    from .replay import HISTORY
     from kbo_pipeline.core.entities import ENTITY_BY_TABLE
+
+    from .replay import HISTORY
 
     replay = Replay()
     for path in samples[:4]:

@@ -7,11 +7,11 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 from dagster._core.errors import DagsterResourceFunctionError
 
+from kbo_pipeline.cli.runs import launch_import
 from kbo_pipeline.core.database import connect
-from kbo_pipeline.definitions import defs, kbo_extract_sensor
 from kbo_pipeline.core.import_lock import ImportLock, ImportLocked
 from kbo_pipeline.core.ledger_state import state_path
-from kbo_pipeline.cli.runs import launch_import
+from kbo_pipeline.definitions import defs, kbo_extract_sensor
 
 from .checks import DatabaseHeld
 from .replay import assert_equals_replay
@@ -125,7 +125,7 @@ def test_a_corrected_file_under_the_same_name_runs(env, samples, tmp_path):
 
 
 def test_a_file_being_written_waits(env, samples):
-    instance, landing, database = env
+    instance, landing, _database = env
     partial = landing / (samples[0].name + ".part")
     shutil.copy(samples[0], partial)
     ticker = Ticker(instance)
@@ -154,12 +154,13 @@ def test_a_tick_does_not_need_the_database_while_a_run_holds_it(env, samples):
 
 
 def test_a_second_import_waits_for_the_first_and_then_refuses_clearly(env, samples, tmp_path):
-    instance, landing, database = env
+    instance, _landing, database = env
     lock = ImportLock(database)
     lock.acquire("a test holding the lock")
     try:
-        from kbo_pipeline.cli.runs import import_run_config
         from dagster import execute_job, reconstructable
+
+        from kbo_pipeline.cli.runs import import_run_config
         from kbo_pipeline.definitions import get_import_job
 
         config = import_run_config(samples[0], database, str(tmp_path / "work"))

@@ -9,8 +9,8 @@ from dagster import DagsterInstance
 
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import TABLES
-from kbo_pipeline.dev.sample import write_samples
 from kbo_pipeline.core.progress import job_report
+from kbo_pipeline.dev.sample import write_samples
 
 from .replay import assert_equals_replay
 from .webserver import Webserver

@@ -28,7 +28,7 @@ class Webserver:
         dagster = str(Path(sys.executable).with_name("dagster"))
         self.process = subprocess.Popen(
             [dagster, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(self.port)],
-            cwd=cwd, env={**os.environ, **env}, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+            cwd=cwd, env={**os.environ, **env}, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - the child writes it
             start_new_session=True,  # its own process group: stop() ends the webserver, daemon and code servers
         )
         self._wait_until_up()

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
-from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
 from kbo_pipeline.core.database import database_folder_name
+from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
 from kbo_pipeline.errors import FinalError
 
 FILE_NAME = re.compile(

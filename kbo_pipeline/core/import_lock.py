@@ -37,7 +37,7 @@ class ImportLock:
 
     def acquire(self, holder: str, on_wait=None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open as long as the lock is
         deadline = time.monotonic() + self.timeout
         told = False
         while True:

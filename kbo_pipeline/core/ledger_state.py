@@ -7,7 +7,7 @@ from it, and when it is missing the sensor reads the database itself.
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -38,7 +38,7 @@ def write_state(database: str, state: dict) -> Path:
     path = state_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps({**state, "written_at": datetime.now(timezone.utc).isoformat()}, indent=1))
+    partial.write_text(json.dumps({**state, "written_at": datetime.now(UTC).isoformat()}, indent=1))
     partial.replace(path)
     return path
 

@@ -21,8 +21,8 @@ from pydantic import Field
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.extract import Extract, partition_key_for
 from kbo_pipeline.core.importer import finish, prepare, stage
-from kbo_pipeline.defs.ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from kbo_pipeline.core.reconcile import drift_warnings, job_drift
+from kbo_pipeline.defs.ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.step_errors import retrying
 

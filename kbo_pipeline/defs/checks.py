@@ -14,7 +14,16 @@ from dagster import (
     op,
 )
 
-from kbo_pipeline.core.data_checks import SPECS, CheckOutcome, audit, check_extract, describe, failed_errors, failure, warnings
+from kbo_pipeline.core.data_checks import (
+    SPECS,
+    CheckOutcome,
+    audit,
+    check_extract,
+    describe,
+    failed_errors,
+    failure,
+    warnings,
+)
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
 from kbo_pipeline.defs.resources import KboDatabase
 from kbo_pipeline.defs.step_errors import retrying

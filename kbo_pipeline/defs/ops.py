@@ -7,14 +7,14 @@ from pathlib import Path
 from dagster import Config, DynamicOut, DynamicOutput, In, MetadataValue, Nothing, OpExecutionContext, Out, Output, op
 
 from kbo_pipeline.core.batches import Batch, apply_batch, plan_batches
-from kbo_pipeline.core.finalize import resolve_names, table_summaries
 from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.finalize import resolve_names, table_summaries
 from kbo_pipeline.core.ledger import BatchStatus
-from kbo_pipeline.defs.resources import KboDatabase, KboPaths
-from kbo_pipeline.sources.portal import portal_client
-from kbo_pipeline.core.rollback import rollback_extract
 from kbo_pipeline.core.progress import job_progress
+from kbo_pipeline.core.rollback import rollback_extract
+from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.step_errors import retrying
+from kbo_pipeline.sources.portal import portal_client
 
 
 @op(out={"batches": DynamicOut(Batch), "job": Out(dict)})

@@ -14,9 +14,8 @@ from kbo_pipeline import settings
 from kbo_pipeline.core.database import connect, interrupts_raised, open_connection
 from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.ledger_state import read_ledger, write_state
-from kbo_pipeline.defs.run_monitor import record_worker
 from kbo_pipeline.core.schema import create_schema
-
+from kbo_pipeline.defs.run_monitor import record_worker
 
 # A reader elsewhere (kbo status, a query) holds the file for moments: wait that out at connect time
 # rather than fail a step (asset checks have no retry policy). Longer holds go to the retry policy.

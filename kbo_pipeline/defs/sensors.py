@@ -7,15 +7,23 @@ launched again, so an applied or failed file does not run twice, while a correct
 
 import json
 
-from dagster import DagsterInvariantViolationError, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import (
+    DagsterInvariantViolationError,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
 
 from kbo_pipeline import settings
-from kbo_pipeline.defs.assets import extract_partitions
 from kbo_pipeline.core.extract import partition_key_for
+from kbo_pipeline.core.ledger_state import current_ledger
+from kbo_pipeline.defs.assets import extract_partitions
+from kbo_pipeline.defs.run_monitor import reap_dead_runs
 from kbo_pipeline.sources.landing import choose_next, content_key, list_landing, remember, stable_files
 from kbo_pipeline.sources.portal import PortalError, portal_client, portal_settings, wanted_extracts
-from kbo_pipeline.core.ledger_state import current_ledger
-from kbo_pipeline.defs.run_monitor import reap_dead_runs
 
 
 def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -> SensorResult | SkipReason:

@@ -24,7 +24,8 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, time as clock, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 import duckdb
@@ -194,8 +195,7 @@ class JobTiming:
         in_steps = sum(s for _, s in self.phases.values())
         parts = [f"{name} {seconds:.2f} s" + (f" ({n} steps)" if n > 1 else "")
                  for name, (n, seconds) in self.phases.items() if n]
-        return " | ".join(parts + [f"run outside steps {self.run_seconds - in_steps:.2f} s",
-                                   f"launch and teardown {self.seconds - self.run_seconds:.2f} s"])
+        return " | ".join([*parts, f"run outside steps {self.run_seconds - in_steps:.2f} s", f"launch and teardown {self.seconds - self.run_seconds:.2f} s"])
 
 
 def phase_of(step_key: str) -> str:

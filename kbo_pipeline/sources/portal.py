@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from kbo_pipeline.errors import FinalError, TransientError
 from kbo_pipeline.core.extract import FILE_NAME, parse_file_name
+from kbo_pipeline.errors import FinalError, TransientError
 
 DEFAULT_BASE = "https://kbopub.economie.fgov.be/kbo-open-data"
 # A Full extract ZIP is a few hundred MB; anything far larger is not one.
