@@ -39,13 +39,20 @@ kbo_import_job = define_asset_job(
 )
 
 
-@job(executor_def=in_process_executor, tags=DATABASE_TAGS, description="Undo one extract: the latest applied, or an unfinished one.")
+@job(
+    executor_def=in_process_executor,
+    tags=DATABASE_TAGS,
+    description="Undo one extract: the latest applied, or an unfinished one.",
+)
 def kbo_rollback():
     kbo_rollback_extract()
 
 
-@job(executor_def=in_process_executor, tags=DATABASE_TAGS,
-     description="Every data check over every table of the database, and every completed extract's ledger against the tables.")
+@job(
+    executor_def=in_process_executor,
+    tags=DATABASE_TAGS,
+    description="Every data check over every table of the database, and every completed extract's ledger against the tables.",
+)
 def kbo_audit():
     kbo_audit_database()
 
@@ -56,7 +63,10 @@ kbo_weekly_audit = ScheduleDefinition(
 )
 
 
-@job(executor_def=in_process_executor, description="Download one extract from the open-data portal into the landing folder.")
+@job(
+    executor_def=in_process_executor,
+    description="Download one extract from the open-data portal into the landing folder.",
+)
 def kbo_fetch():
     kbo_fetch_extract()
 

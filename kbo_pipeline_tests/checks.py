@@ -33,9 +33,16 @@ class DatabaseHeld:
         import sys
 
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-             "time.sleep(float(sys.argv[2]))", str(database), str(seconds)],
-            stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+                "time.sleep(float(sys.argv[2]))",
+                str(database),
+                str(seconds),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     def __enter__(self):

@@ -65,7 +65,11 @@ class FakePortal:
                         return self._send(401, b"")
                     links = []
                     for index, name in enumerate(portal.files):
-                        href = name if index % 2 else f"http://127.0.0.1:{portal.port}{PREFIX}/affiliation/xml/files/{name}"
+                        href = (
+                            name
+                            if index % 2
+                            else f"http://127.0.0.1:{portal.port}{PREFIX}/affiliation/xml/files/{name}"
+                        )
                         links.append(f'<a href="{href}">{name}</a>')
                     return self._send(200, ("<html><body>" + "<br>".join(links) + "</body></html>").encode())
                 if path.startswith(f"{PREFIX}/affiliation/xml/files/"):
@@ -82,7 +86,9 @@ class FakePortal:
                         return
                     return self._send(200, portal.files[name], "application/zip", portal.content_length_delta)
                 if path.startswith(f"{PREFIX}/elsewhere/"):  # a same-origin redirect target
-                    return self._send(200, portal.files[urllib.parse.unquote(path.rsplit("/", 1)[1])], "application/zip")
+                    return self._send(
+                        200, portal.files[urllib.parse.unquote(path.rsplit("/", 1)[1])], "application/zip"
+                    )
                 return self._send(404, b"")
 
             def _send(self, status, body, content_type="text/html", length_delta=0):

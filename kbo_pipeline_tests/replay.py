@@ -62,11 +62,18 @@ class Replay:
                         parts = [row[k] for k in ("entity_number", "activity_group", "nace_version", "nace_code")]
                         row["id"] = None if None in parts else "_".join(parts)
                     if entity.table == "enterprise":
-                        row.update(primary_name=None, primary_name_language=None, primary_name_nl=None,
-                                   primary_name_fr=None, primary_name_de=None)
+                        row.update(
+                            primary_name=None,
+                            primary_name_language=None,
+                            primary_name_nl=None,
+                            primary_name_fr=None,
+                            primary_name_de=None,
+                        )
                     if entity.table in ("enterprise", "denomination"):
                         touched.add(row["entity_number"])
-                    row.update(_snapshot_date=snapshot, _extract_number=number, _is_current=True, _deleted_at_extract=None)
+                    row.update(
+                        _snapshot_date=snapshot, _extract_number=number, _is_current=True, _deleted_at_extract=None
+                    )
                     rows.append(row)
             self._resolve_names(touched)
         return number
@@ -83,7 +90,11 @@ class Replay:
             first = next((lang for lang in LANGUAGE_ORDER if lang in names), None)
             e["primary_name"] = names[first] if first else e["entity_number"]
             e["primary_name_language"] = first
-            e["primary_name_nl"], e["primary_name_fr"], e["primary_name_de"] = names.get("2"), names.get("1"), names.get("3")
+            e["primary_name_nl"], e["primary_name_fr"], e["primary_name_de"] = (
+                names.get("2"),
+                names.get("1"),
+                names.get("3"),
+            )
 
     def rows(self, table: str, as_of: int | None = None, current_only: bool = False) -> list[tuple]:
         entity = next(e for e in ENTITIES if e.table == table)
@@ -93,7 +104,8 @@ class Replay:
             if current_only and not row["_is_current"]:
                 continue
             if as_of is not None and not (
-                row["_extract_number"] <= as_of and (row["_deleted_at_extract"] is None or row["_deleted_at_extract"] > as_of)
+                row["_extract_number"] <= as_of
+                and (row["_deleted_at_extract"] is None or row["_deleted_at_extract"] > as_of)
             ):
                 continue
             selected.append(tuple(row[c] for c in columns))

@@ -33,7 +33,12 @@ def test_core_and_sources_do_not_import_dagster():
     }
     assert not {path: names for path, names in offenders.items() if names}
     # Nor through a module they import: load them all in a fresh interpreter and look.
-    modules = [f"kbo_pipeline.{layer}.{p.stem}" for layer in PLAIN for p in (PACKAGE / layer).glob("*.py") if p.stem != "__init__"]
+    modules = [
+        f"kbo_pipeline.{layer}.{p.stem}"
+        for layer in PLAIN
+        for p in (PACKAGE / layer).glob("*.py")
+        if p.stem != "__init__"
+    ]
     probe = f"import sys\nfor m in {modules!r}: __import__(m)\nprint(sorted(m for m in sys.modules if m.startswith('dagster')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert loaded.stdout.strip() == "[]", loaded.stdout

@@ -37,6 +37,7 @@ def changed(change):
         members = members_148()
         change(members)
         return write_zip(folder, members)
+
     return build
 
 
@@ -44,6 +45,7 @@ def replace_in(member: str, old: bytes, new: bytes):
     def change(members):
         assert old in members[member], (member, old)
         members[member] = members[member].replace(old, new, 1)
+
     return changed(change)
 
 
@@ -53,6 +55,7 @@ def raw_file(content: bytes):
         path = folder / NAME
         path.write_bytes(content)
         return path
+
     return build
 
 
@@ -73,6 +76,7 @@ def _gap(folder: Path) -> Path:
 
 def _patched_member(member: str, patch):
     """Extract 148 with the stored bytes of one member changed by patch(zip bytes, its ZipInfo)."""
+
     def build(folder: Path) -> Path:
         path = write_zip(folder, members_148())
         with zipfile.ZipFile(path) as zf:
@@ -81,12 +85,15 @@ def _patched_member(member: str, patch):
         patch(data, info)
         path.write_bytes(bytes(data))
         return path
+
     return build
 
 
 def _corrupt_data(data: bytearray, info: zipfile.ZipInfo) -> None:
-    name_length, extra_length = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
-        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    name_length, extra_length = (
+        int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little"),
+        int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little"),
+    )
     start = info.header_offset + 30 + name_length + extra_length
     for i in range(start + 10, start + info.compress_size - 10, 7):
         data[i] ^= 0x5A
@@ -96,8 +103,8 @@ def _central_entry(data: bytearray, info: zipfile.ZipInfo) -> int:
     """Offset of the member's central directory entry."""
     at = data.find(b"PK\x01\x02")
     while at != -1:
-        name_length = int.from_bytes(data[at + 28:at + 30], "little")
-        if bytes(data[at + 46:at + 46 + name_length]) == info.filename.encode():
+        name_length = int.from_bytes(data[at + 28 : at + 30], "little")
+        if bytes(data[at + 46 : at + 46 + name_length]) == info.filename.encode():
             return at
         at = data.find(b"PK\x01\x02", at + 4)
     raise AssertionError(info.filename)
@@ -105,9 +112,10 @@ def _central_entry(data: bytearray, info: zipfile.ZipInfo) -> int:
 
 def _set_method(method: int):
     def patch(data: bytearray, info: zipfile.ZipInfo) -> None:
-        data[info.header_offset + 8:info.header_offset + 10] = method.to_bytes(2, "little")
+        data[info.header_offset + 8 : info.header_offset + 10] = method.to_bytes(2, "little")
         central = _central_entry(data, info)
-        data[central + 10:central + 12] = method.to_bytes(2, "little")
+        data[central + 10 : central + 12] = method.to_bytes(2, "little")
+
     return patch
 
 
@@ -129,17 +137,38 @@ CATALOGUE = {
         replace_in("meta.csv", b'"148"', b'"149"'),
         "the file name says extract 148 (update) but meta.csv says extract 149 (update)",
     ),
-    "missing column": (replace_in("address_insert.csv", b',"DateStrikingOff"', b""), "address_insert.csv line 1: expected columns"),
-    "renamed column": (replace_in("address_insert.csv", b'"Zipcode"', b'"ZipCode"'), "address_insert.csv line 1: expected columns"),
-    "extra column": (replace_in("contact_insert.csv", b'"Value"\n', b'"Value","Extra"\n'), "contact_insert.csv line 1: expected columns"),
+    "missing column": (
+        replace_in("address_insert.csv", b',"DateStrikingOff"', b""),
+        "address_insert.csv line 1: expected columns",
+    ),
+    "renamed column": (
+        replace_in("address_insert.csv", b'"Zipcode"', b'"ZipCode"'),
+        "address_insert.csv line 1: expected columns",
+    ),
+    "extra column": (
+        replace_in("contact_insert.csv", b'"Value"\n', b'"Value","Extra"\n'),
+        "contact_insert.csv line 1: expected columns",
+    ),
     "unparseable date": (
         replace_in("enterprise_insert.csv", b"15-09-2025", b"31-02-2025"),
         'enterprise_insert.csv line 2: Error when converting column "StartDate"',
     ),
-    "too many fields": (replace_in("activity_insert.csv", b'"SECO"\n', b'"SECO","x"\n'), "Expected Number of Columns: 5 Found: 6"),
-    "path outside the folder": (changed(lambda m: m.update({"../x.csv": b"x"})), "has a path outside the extraction folder"),
-    "zip bomb": (changed(lambda m: m.update({"code.csv": m["code.csv"][:200] + b"\0" * 50_000_000})), "likely zip bomb"),
-    "not utf-8": (replace_in("denomination_insert.csv", b"Callebaut", b"Call\xffbaut"), "denomination_insert.csv line 2: Invalid unicode"),
+    "too many fields": (
+        replace_in("activity_insert.csv", b'"SECO"\n', b'"SECO","x"\n'),
+        "Expected Number of Columns: 5 Found: 6",
+    ),
+    "path outside the folder": (
+        changed(lambda m: m.update({"../x.csv": b"x"})),
+        "has a path outside the extraction folder",
+    ),
+    "zip bomb": (
+        changed(lambda m: m.update({"code.csv": m["code.csv"][:200] + b"\0" * 50_000_000})),
+        "likely zip bomb",
+    ),
+    "not utf-8": (
+        replace_in("denomination_insert.csv", b"Callebaut", b"Call\xffbaut"),
+        "denomination_insert.csv line 2: Invalid unicode",
+    ),
     "unterminated quote": (
         replace_in("contact_insert.csv", b'"www.liespraet.be"', b'"www.liespraet.be'),
         "contact_insert.csv line 2: Value with unterminated quote found.",
@@ -149,14 +178,26 @@ CATALOGUE = {
         _patched_member("activity_insert.csv", _corrupt_data),
         "activity_insert.csv: cannot be read from the ZIP",
     ),
-    "encrypted member": (_patched_member("contact_insert.csv", _set_encrypted), "member 'contact_insert.csv' is encrypted"),
+    "encrypted member": (
+        _patched_member("contact_insert.csv", _set_encrypted),
+        "member 'contact_insert.csv' is encrypted",
+    ),
     "unsupported compression method": (
         _patched_member("address_insert.csv", _set_method(98)),
         "member 'address_insert.csv' uses compression method 98",
     ),
     "meta.csv too large": (
         # Incompressible, so that it is not refused as a zip bomb first.
-        changed(lambda m: m.update({"meta.csv": m["meta.csv"] + b'"Padding","' + random.Random(1).randbytes(2_500_000).hex().encode() + b'"\n'})),
+        changed(
+            lambda m: m.update(
+                {
+                    "meta.csv": m["meta.csv"]
+                    + b'"Padding","'
+                    + random.Random(1).randbytes(2_500_000).hex().encode()
+                    + b'"\n'
+                }
+            )
+        ),
         "meta.csv: 5,000,",
     ),
     "meta.csv with an absurdly long field": (
@@ -316,5 +357,10 @@ def test_values_are_bound_not_formatted(db, work_dir, samples):
     """A name that is SQL is stored as text; no statement of the importer is built from a value."""
     for path in samples[:2]:
         import_extract(db, path, work_dir)
-    assert db.execute("SELECT count(*) FROM denomination WHERE denomination LIKE 'Robert''); DROP TABLE enterprise;--%'").fetchone()[0] > 0
+    assert (
+        db.execute(
+            "SELECT count(*) FROM denomination WHERE denomination LIKE 'Robert''); DROP TABLE enterprise;--%'"
+        ).fetchone()[0]
+        > 0
+    )
     assert db.execute("SELECT count(*) FROM enterprise").fetchone()[0] > 0

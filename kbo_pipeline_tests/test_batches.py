@@ -11,7 +11,15 @@ from kbo_pipeline.errors import ConfigError
 from .checks import staged_batches, table_checksums
 from .replay import assert_equals_replay
 
-SMALL_SIZES = {"enterprise": 3, "establishment": 4, "denomination": 5, "address": 6, "contact": 7, "activity": 8, "branch": 1}
+SMALL_SIZES = {
+    "enterprise": 3,
+    "establishment": 4,
+    "denomination": 5,
+    "address": 6,
+    "contact": 7,
+    "activity": 8,
+    "branch": 1,
+}
 
 
 def test_default_sizes_follow_the_design_and_full_loads_get_their_own():
@@ -40,7 +48,9 @@ def test_a_small_extract_is_one_batch_per_table_and_operation():
     assert large == {("activity", "insert"): 500, ("address", "delete"): 1000}
     huge = plan_batch_sizes({("activity", "insert"): 6_300_000, ("activity", "delete"): 700_000}, sizes)
     assert huge == {("activity", "insert"): 252_000, ("activity", "delete"): 28_000}  # 25 batches each
-    explicit = plan_batch_sizes({("activity", "insert"): 40}, {("activity", "insert"): 8}, frozenset({("activity", "insert")}))
+    explicit = plan_batch_sizes(
+        {("activity", "insert"): 40}, {("activity", "insert"): 8}, frozenset({("activity", "insert")})
+    )
     assert explicit == {("activity", "insert"): 8}
 
 

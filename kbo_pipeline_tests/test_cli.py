@@ -15,7 +15,9 @@ KBO = str(Path(sys.executable).with_name("kbo"))
 
 def kbo(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("KBO_", "DAGSTER_HOME"))}
-    return subprocess.run([KBO, *args], cwd=cwd, env={**environment, **(env or {})}, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [KBO, *args], cwd=cwd, env={**environment, **(env or {})}, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_sample_import_status_on_the_defaults(tmp_path):
@@ -32,7 +34,9 @@ def test_sample_import_status_on_the_defaults(tmp_path):
     assert imported.stdout.count(": done (run ") == 3
     # The defaults: data/kbo.duckdb, and runs recorded on the project-local instance.
     with duckdb.connect(str(tmp_path / "data" / "kbo.duckdb"), read_only=True) as conn:
-        assert conn.execute("SELECT list(extract_number ORDER BY job_id) FROM import_jobs WHERE status = 'completed'").fetchone()[0] == [140, 141, 142]
+        assert conn.execute(
+            "SELECT list(extract_number ORDER BY job_id) FROM import_jobs WHERE status = 'completed'"
+        ).fetchone()[0] == [140, 141, 142]
     os.environ["DAGSTER_HOME"], saved = str(tmp_path / "data" / "dagster_home"), os.environ.get("DAGSTER_HOME")
     try:
         with DagsterInstance.get() as instance:
@@ -62,9 +66,11 @@ def test_import_takes_database_and_fails_clearly(tmp_path):
 
 
 def test_bad_arguments_are_usage_errors_without_a_traceback(tmp_path):
-    for bad, message in (("activity=abc", "'activity=abc' is not TABLE[_OPERATION]=ROWS"),
-                         ("activty=5", "unknown batch size keys: activty"),
-                         ("activity=0", "must be at least 1")):
+    for bad, message in (
+        ("activity=abc", "'activity=abc' is not TABLE[_OPERATION]=ROWS"),
+        ("activty=5", "unknown batch size keys: activty"),
+        ("activity=0", "must be at least 1"),
+    ):
         result = kbo("import", "--batch-size", bad, str(EXTRACT_147), cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "data").exists()  # nothing was created
@@ -82,7 +88,7 @@ def test_every_command_names_its_database_as_an_absolute_path_and_failures_read_
     assert status.stdout.startswith(f"database: {absolute}\n")
     refused = kbo("rollback", "--database", "rel/kbo.duckdb", "140", cwd=tmp_path / "elsewhere")
     assert refused.returncode == 1 and f"database: {absolute}" in refused.stdout
-    summary = refused.stderr[refused.stderr.index("rollback of extract 140: FAILED"):]
+    summary = refused.stderr[refused.stderr.index("rollback of extract 140: FAILED") :]
     assert summary.splitlines()[1] == "  kbo_rollback_extract: extract 140 is not applied: nothing to roll back"
     assert "dagster._core" not in refused.stderr and "Stack Trace" not in refused.stderr
 

@@ -19,11 +19,17 @@ from .checks import table_checksums
 SIZES = [arg for t in TABLES for arg in ("--batch-size", f"{t}=3")]
 
 
-def kbo_import(database: Path, zip_path: Path, home: Path, extra_env: dict | None = None, sizes=SIZES) -> subprocess.Popen:
+def kbo_import(
+    database: Path, zip_path: Path, home: Path, extra_env: dict | None = None, sizes=SIZES
+) -> subprocess.Popen:
     env = {**os.environ, "DAGSTER_HOME": str(home), "KBO_WORK_DIR": str(home.parent / "work"), **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "kbo_pipeline.cli.main", "import", "--database", str(database), *sizes, str(zip_path)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -36,11 +42,13 @@ def no_half_batch(database: Path, extract_number: int) -> None:
                 f"FROM {entity.table}",
                 {"n": extract_number},
             ).fetchone()
-            ledger = dict(conn.execute(
-                "SELECT b.operation, coalesce(sum(b.rows_affected), 0) FROM import_job_batches b JOIN import_jobs j USING (job_id) "
-                "WHERE j.extract_number = $n AND b.table_name = $t AND b.status = 'completed' GROUP BY ALL",
-                {"n": extract_number, "t": entity.table},
-            ).fetchall())
+            ledger = dict(
+                conn.execute(
+                    "SELECT b.operation, coalesce(sum(b.rows_affected), 0) FROM import_job_batches b JOIN import_jobs j USING (job_id) "
+                    "WHERE j.extract_number = $n AND b.table_name = $t AND b.status = 'completed' GROUP BY ALL",
+                    {"n": extract_number, "t": entity.table},
+                ).fetchall()
+            )
             assert (inserted, retired) == (ledger.get("insert", 0), ledger.get("delete", 0)), entity.table
 
 
@@ -82,13 +90,18 @@ def kill_and_resume(crash_setup, samples, tmp_path: Path, delay: float | None, e
     assert resumed.returncode == 0, output[-3000:]
     with connect(str(database)) as conn:
         assert table_checksums(conn) == expected
-        assert conn.execute("SELECT list(status ORDER BY job_id) FROM import_jobs").fetchone()[0] == ["completed", "completed"]
+        assert conn.execute("SELECT list(status ORDER BY job_id) FROM import_jobs").fetchone()[0] == [
+            "completed",
+            "completed",
+        ]
 
 
 def test_a_kill_inside_a_batch_transaction_leaves_no_half_batch(crash_setup, samples, tmp_path):
     marker = tmp_path / "kill"
     marker.touch()
-    kill_and_resume(crash_setup, samples, tmp_path, None, {"KBO_FAILPOINTS": f"activity_insert_0002:kill_before_commit:{marker}"})
+    kill_and_resume(
+        crash_setup, samples, tmp_path, None, {"KBO_FAILPOINTS": f"activity_insert_0002:kill_before_commit:{marker}"}
+    )
 
 
 @pytest.mark.parametrize("delay", [2.5, 4.0])

@@ -33,10 +33,14 @@ def test_the_sensor_imports_a_full_and_two_updates_in_order(tmp_path, dagster_ho
                 runs = instance.get_runs(RunsFilter(tags={"kbo/source": "sensor"}))
                 if len([r for r in runs if r.status.value == "SUCCESS"]) == 3:
                     break
-                assert not [r for r in runs if r.status.value == "FAILURE"], (tmp_path / "dagster-dev.log").read_text()[-3000:]
+                assert not [r for r in runs if r.status.value == "FAILURE"], (tmp_path / "dagster-dev.log").read_text()[
+                    -3000:
+                ]
                 time.sleep(1)
-            runs = sorted(instance.get_runs(RunsFilter(tags={"kbo/source": "sensor"})),
-                          key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp)
+            runs = sorted(
+                instance.get_runs(RunsFilter(tags={"kbo/source": "sensor"})),
+                key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp,
+            )
         assert [r.tags["dagster/partition"] for r in runs] == [p.stem for p in samples[:3]]
         assert all(r.status.value == "SUCCESS" for r in runs)
         # Ticks after the last import launch nothing more.

@@ -34,11 +34,20 @@ def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
             metadata = materialized(result)
         assert "applied_tables.kbo_apply_batch[activity_insert_0001]" in steps
         assert "applied_tables.kbo_apply_batch[enterprise_delete_0001]" in steps
-        assert {"kbo_extract", "applied_tables.kbo_plan_batches", "applied_tables.kbo_complete_batches", "kbo_finalize"} <= steps
+        assert {
+            "kbo_extract",
+            "applied_tables.kbo_plan_batches",
+            "applied_tables.kbo_complete_batches",
+            "kbo_finalize",
+        } <= steps
         assert set(metadata) == {"kbo_extract", "code", *TABLES, *(f"staging_{t}" for t in TABLES)}
         checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
         assert len(checks) == 16 and all(c.passed or c.severity.value == "WARN" for c in checks)
-        assert {c.check_name for c in checks if c.passed} >= {"one_current_row_per_key", "rows_applied_equal_rows_staged", "has_a_primary_name"}
+        assert {c.check_name for c in checks if c.passed} >= {
+            "one_current_row_per_key",
+            "rows_applied_equal_rows_staged",
+            "has_a_primary_name",
+        }
         assert metadata["activity"]["rows_inserted"].value == 425
         assert metadata["enterprise"]["current_rows"].value == 28
         assert metadata["staging_enterprise"]["delete_rows"].value == 162
@@ -85,7 +94,9 @@ def test_a_full_and_updates_through_the_job_equal_the_replay(dagster_home, tmp_p
     database = str(tmp_path / "kbo.duckdb")
     with DagsterInstance.get() as instance:
         for path in samples[:3]:
-            with launch_import(instance, path, database, work_dir=tmp_path / "work", batch_sizes={"activity": 20}) as result:
+            with launch_import(
+                instance, path, database, work_dir=tmp_path / "work", batch_sizes={"activity": 20}
+            ) as result:
                 assert result.success
         partitions = instance.get_dynamic_partitions("kbo_extracts")
     assert partitions == [Path(p).stem for p in samples[:3]]
@@ -114,7 +125,10 @@ def test_the_definitions_validate(dagster_home):
     assert defs.resolve_job_def("kbo_import").executor_def.name == "in_process"
     completed = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "kbo_pipeline.definitions"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "All code locations passed validation" in completed.stderr + completed.stdout
@@ -137,10 +151,14 @@ def test_a_failing_blocking_check_stops_the_run_before_finalize(dagster_home, tm
         with launch_import(instance, bad, database, work_dir=tmp_path / "work") as result:
             assert not result.success
             failed_checks = [
-                e.event_specific_data for e in result.all_events
+                e.event_specific_data
+                for e in result.all_events
                 if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
             ]
             assert "kbo_finalize" not in [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
-    assert any(c.check_name == "one_current_row_per_key" and c.asset_key.to_user_string() == "enterprise" for c in failed_checks)
+    assert any(
+        c.check_name == "one_current_row_per_key" and c.asset_key.to_user_string() == "enterprise"
+        for c in failed_checks
+    )
     with connect(database) as conn:
         assert conn.execute("SELECT status FROM import_jobs").fetchone()[0] == "processing"

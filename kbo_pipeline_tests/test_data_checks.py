@@ -38,10 +38,16 @@ def test_every_check_passes_on_a_replayed_database(db, work_dir, samples):
         assert len(outcomes) == len(SPECS) == 16
         assert not failed_errors(outcomes)
     figures = _by_name(check_extract(db, 142))[("activity", "rows_applied_equal_rows_staged")].metadata
-    assert figures["rows_staged"] == figures["rows_inserted"] > 0 and figures["rows_retired"] == figures["ledger_rows_retired"] > 0
+    assert (
+        figures["rows_staged"] == figures["rows_inserted"] > 0
+        and figures["rows_retired"] == figures["ledger_rows_retired"] > 0
+    )
     audited = _by_name(audit(db))
     assert not failed_errors(list(audited.values()))
-    assert audited[("activity", "rows_applied_equal_rows_staged")].metadata == {"extracts_checked": 3, "extracts_wrong": 0}
+    assert audited[("activity", "rows_applied_equal_rows_staged")].metadata == {
+        "extracts_checked": 3,
+        "extracts_wrong": 0,
+    }
     # The check's temporary tables do not outlive it.
     assert not db.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'check_rows_%'").fetchone()[0]
 
@@ -52,7 +58,9 @@ def test_an_update_is_checked_on_what_it_touched_and_the_audit_on_everything(db,
     # The Update's own checks do not look at keys it did not touch: they cost what it changed.
     assert not failed_errors(check_extract(db, 141))
     # A Full is checked whole, and so is the database by the audit.
-    assert ("enterprise", "one_current_row_per_key") in {(o.spec.table, o.spec.name) for o in failed_errors(check_extract(db, 140))}
+    assert ("enterprise", "one_current_row_per_key") in {
+        (o.spec.table, o.spec.name) for o in failed_errors(check_extract(db, 140))
+    }
     failed = {(o.spec.table, o.spec.name): o for o in failed_errors(audit(db))}
     assert failed[("enterprise", "one_current_row_per_key")].metadata == {"keys_with_several_current_rows": 1}
     # The extra row carries extract 140's stamp without its ledger: the audit sees that too.
@@ -63,15 +71,24 @@ def test_a_duplicate_or_an_orphan_the_update_made_is_found(db, work_dir, samples
     _import(db, samples, work_dir, 2)
     # As if extract 141 had inserted a second current row for one of its enterprises and retired an
     # enterprise whose establishments stay current.
-    touched = db.execute("SELECT entity_number FROM enterprise WHERE _extract_number = 141 AND _is_current LIMIT 1").fetchone()[0]
-    db.execute("INSERT INTO enterprise SELECT * FROM enterprise WHERE entity_number = $k AND _is_current", {"k": touched})
+    touched = db.execute(
+        "SELECT entity_number FROM enterprise WHERE _extract_number = 141 AND _is_current LIMIT 1"
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO enterprise SELECT * FROM enterprise WHERE entity_number = $k AND _is_current", {"k": touched}
+    )
     parent = db.execute(
         "SELECT e.entity_number FROM enterprise e JOIN establishment s ON s.enterprise_number = e.entity_number "
-        "WHERE e._is_current AND s._is_current AND e.entity_number <> $k LIMIT 1", {"k": touched}
+        "WHERE e._is_current AND s._is_current AND e.entity_number <> $k LIMIT 1",
+        {"k": touched},
     ).fetchone()[0]
-    db.execute("UPDATE enterprise SET _is_current = false, _deleted_at_extract = 141 WHERE entity_number = $k AND _is_current",
-               {"k": parent})
-    children = db.execute("SELECT count(*) FROM denomination WHERE _is_current AND entity_number = $k", {"k": parent}).fetchone()[0]
+    db.execute(
+        "UPDATE enterprise SET _is_current = false, _deleted_at_extract = 141 WHERE entity_number = $k AND _is_current",
+        {"k": parent},
+    )
+    children = db.execute(
+        "SELECT count(*) FROM denomination WHERE _is_current AND entity_number = $k", {"k": parent}
+    ).fetchone()[0]
     assert children > 0
     outcomes = _by_name(check_extract(db, 141))
     assert outcomes[("denomination", "belongs_to_a_current_entity")].metadata["orphans"] >= children
@@ -107,11 +124,15 @@ def test_the_kbo_audit_job_reports_and_fails_on_an_error(dagster_home, tmp_path,
     with DagsterInstance.get() as instance:
         with execute_job(reconstructable(get_audit_job), instance=instance, run_config=config) as result:
             assert result.success
-            metadata = next(e.event_specific_data.metadata for e in result.all_events if e.event_type_value == "STEP_OUTPUT")
+            metadata = next(
+                e.event_specific_data.metadata for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
+            )
             assert metadata["checks"].value == 16 and metadata["failed"].value == 0
         with connect(str(database)) as conn:
             _duplicate_an_untouched_enterprise(conn, 141)
-        with execute_job(reconstructable(get_audit_job), instance=instance, run_config=config, raise_on_error=False) as result:
+        with execute_job(
+            reconstructable(get_audit_job), instance=instance, run_config=config, raise_on_error=False
+        ) as result:
             assert not result.success
             failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
             assert "data check(s) failed" in failure.event_specific_data.error.message

@@ -38,7 +38,9 @@ def runs_of(instance: DagsterInstance, partition_prefix: str) -> list:
     return [r for r in runs if r.tags.get("dagster/partition", "").startswith(partition_prefix)]
 
 
-def wait_for_run(partition_prefix: str, statuses: set[str], timeout: float = 240, log: Path | None = None, count: int = 1):
+def wait_for_run(
+    partition_prefix: str, statuses: set[str], timeout: float = 240, log: Path | None = None, count: int = 1
+):
     """The runs of a partition once `count` of them have one of those statuses."""
     deadline = time.monotonic() + timeout
     while True:
@@ -72,12 +74,20 @@ def test_a_process_is_alive_only_while_the_recorded_one_lives():
 
 # --- a killed `kbo import` -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def database_with_the_full(tmp_path_factory, samples) -> Path:
     folder = tmp_path_factory.mktemp("full")
     env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "KBO_WORK_DIR": str(folder / "work")}
-    assert subprocess.run([KBO, "import", "--database", str(folder / "kbo.duckdb"), str(samples[0])], env=env,
-                          capture_output=True, timeout=300).returncode == 0
+    assert (
+        subprocess.run(
+            [KBO, "import", "--database", str(folder / "kbo.duckdb"), str(samples[0])],
+            env=env,
+            capture_output=True,
+            timeout=300,
+        ).returncode
+        == 0
+    )
     return folder / "kbo.duckdb"
 
 
@@ -92,7 +102,10 @@ def killed_import(tmp_path, dagster_home, samples, database_with_the_full):
     process = subprocess.Popen(
         [KBO, "import", "--database", str(database), "--batch-size", "activity=5", str(samples[1])],
         env={**env, "KBO_FAILPOINTS": f"141/activity_insert_0002:wait_before_commit:{marker}"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     wait_for_file(Path(f"{marker}.reached"), process=process)
     # Alive and holding a batch open: what every kbo command asks first must not call it dead.
@@ -110,7 +123,9 @@ def killed_import(tmp_path, dagster_home, samples, database_with_the_full):
 
 def test_the_next_kbo_command_reports_a_killed_import_failed_and_import_resumes(killed_import, samples):
     database, env, run_id = killed_import
-    status = subprocess.run([KBO, "status", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [KBO, "status", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert status.returncode == 0, status.stderr
     assert f"run {run_id} (kbo_import): run worker died: pid " in status.stderr
     assert "batch step(s) had completed, the last applied_tables.kbo_apply_batch[" in status.stderr
@@ -118,8 +133,13 @@ def test_the_next_kbo_command_reports_a_killed_import_failed_and_import_resumes(
         assert instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE
         assert reap_dead_runs(instance) == []  # reported once
     assert "run worker died" in failure_message(run_id)
-    resumed = subprocess.run([KBO, "import", "--database", str(database), str(samples[1])], env=env,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [KBO, "import", "--database", str(database), str(samples[1])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     with DagsterInstance.get() as instance:
         assert not instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
@@ -129,8 +149,16 @@ def test_the_next_kbo_command_reports_a_killed_import_failed_and_import_resumes(
 
 def test_the_daemon_reports_a_killed_import_failed(killed_import, tmp_path, dagster_home):
     database, _env, run_id = killed_import
-    server = Webserver({"DAGSTER_HOME": str(dagster_home), "KBO_DATABASE": str(database), "KBO_EXTRACT_SENSOR": "off",
-                        "KBO_LANDING_DIR": str(tmp_path / "landing")}, tmp_path, tmp_path / "dev.log")
+    server = Webserver(
+        {
+            "DAGSTER_HOME": str(dagster_home),
+            "KBO_DATABASE": str(database),
+            "KBO_EXTRACT_SENSOR": "off",
+            "KBO_LANDING_DIR": str(tmp_path / "landing"),
+        },
+        tmp_path,
+        tmp_path / "dev.log",
+    )
     try:
         started = time.monotonic()
         while server.run_status(run_id) == "STARTED":
@@ -143,6 +171,7 @@ def test_the_daemon_reports_a_killed_import_failed(killed_import, tmp_path, dags
 
 
 # --- runs the daemon launched ----------------------------------------------------------------------
+
 
 def dev_env(tmp_path, dagster_home, failpoints: str) -> dict:
     return {
@@ -169,8 +198,11 @@ def test_a_killed_run_worker_and_a_killed_host_are_resumed_from_failure(tmp_path
     kill_worker, hold = tmp_path / "kill-worker", tmp_path / "hold"
     kill_worker.touch()
     hold.touch()
-    env = dev_env(tmp_path, dagster_home,
-                  f"141/activity_insert_*:kill_before_commit:{kill_worker},142/activity_insert_*:wait_before_commit:{hold}")
+    env = dev_env(
+        tmp_path,
+        dagster_home,
+        f"141/activity_insert_*:kill_before_commit:{kill_worker},142/activity_insert_*:wait_before_commit:{hold}",
+    )
     land(tmp_path, samples[:4])
     log = tmp_path / "dev.log"
     server = Webserver(env, tmp_path, log)
@@ -247,7 +279,9 @@ def test_a_reexecution_is_not_judged_by_its_parents_worker(dagster_home):
     from kbo_pipeline.defs.run_monitor import dead_worker
 
     dead = {**this_process(), "pid": 999_999_999, "start_ticks": 1}
-    parent = DagsterRun(job_name="kbo_import", run_id="parent", tags={WORKER_TAG: json.dumps({"run_id": "parent", **dead})})
+    parent = DagsterRun(
+        job_name="kbo_import", run_id="parent", tags={WORKER_TAG: json.dumps({"run_id": "parent", **dead})}
+    )
     child = DagsterRun(job_name="kbo_import", run_id="child", tags=dict(parent.tags))
     assert dead_worker(parent) is not None and dead_worker(child) is None
 
@@ -257,7 +291,10 @@ def test_waiting_imports_queue_in_dagster_one_per_database(tmp_path, dagster_hom
     until the first is done, then runs."""
     hold = tmp_path / "hold"
     hold.touch()
-    env = {**dev_env(tmp_path, dagster_home, f"140/activity_insert_*:wait_before_commit:{hold}"), "KBO_EXTRACT_SENSOR": "off"}
+    env = {
+        **dev_env(tmp_path, dagster_home, f"140/activity_insert_*:wait_before_commit:{hold}"),
+        "KBO_EXTRACT_SENSOR": "off",
+    }
     land(tmp_path, samples[:2])
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("kbo_extracts", [p.stem for p in samples[:2]])
@@ -291,11 +328,22 @@ def test_a_sensor_tick_reports_a_dead_run_failed(dagster_home, tmp_path, monkeyp
     monkeypatch.setenv("KBO_DATABASE", str(tmp_path / "kbo.duckdb"))
     dead = {"run_id": "r1", **this_process(), "pid": 999_999_999, "start_ticks": 1}
     with DagsterInstance.get() as instance:
-        instance.add_run(DagsterRun(job_name="kbo_import", run_id="r1", status=DagsterRunStatus.STARTED,
-                                    tags={WORKER_TAG: json.dumps(dead)}))
-        instance.add_run(DagsterRun(job_name="kbo_import", run_id="r2", status=DagsterRunStatus.STARTED,
-                                    tags={WORKER_TAG: json.dumps({**this_process(), "run_id": "r2"})}))  # alive: this test
-        definitions.kbo_extract_sensor.evaluate_tick(build_sensor_context(instance=instance, definitions=definitions.defs))
+        instance.add_run(
+            DagsterRun(
+                job_name="kbo_import", run_id="r1", status=DagsterRunStatus.STARTED, tags={WORKER_TAG: json.dumps(dead)}
+            )
+        )
+        instance.add_run(
+            DagsterRun(
+                job_name="kbo_import",
+                run_id="r2",
+                status=DagsterRunStatus.STARTED,
+                tags={WORKER_TAG: json.dumps({**this_process(), "run_id": "r2"})},
+            )
+        )  # alive: this test
+        definitions.kbo_extract_sensor.evaluate_tick(
+            build_sensor_context(instance=instance, definitions=definitions.defs)
+        )
         assert instance.get_run_by_id("r1").status == DagsterRunStatus.FAILURE
         assert instance.get_run_by_id("r2").status == DagsterRunStatus.STARTED
     assert "run worker died: pid 999999999" in failure_message("r1")

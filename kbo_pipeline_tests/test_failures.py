@@ -78,7 +78,9 @@ def test_a_failed_batch_is_reexecuted_from_failure(point, dagster_home, tmp_path
         ) as resumed:
             assert resumed.success
             rerun = steps(resumed)
-            assert [s for s in rerun if "kbo_apply_batch" in s] == ["applied_tables.kbo_apply_batch[activity_insert_0002]"]
+            assert [s for s in rerun if "kbo_apply_batch" in s] == [
+                "applied_tables.kbo_apply_batch[activity_insert_0002]"
+            ]
             assert rerun[0] == "applied_tables.kbo_apply_batch[activity_insert_0002]"
             assert {"applied_tables.kbo_complete_batches", "kbo_finalize"} <= set(rerun)
     assert batch_count > 10
@@ -120,7 +122,9 @@ def test_rollback_undoes_the_latest_extract_and_reapplying_gives_the_same_state(
         import_extract(db, path, work_dir)
     after_142 = table_checksums(db)
     code_142 = db.execute("SELECT count(*) FROM code").fetchone()[0]
-    with pytest.raises(RollbackError, match="extract 141 is not the latest applied extract \\(142\\): roll back 142 first"):
+    with pytest.raises(
+        RollbackError, match="extract 141 is not the latest applied extract \\(142\\): roll back 142 first"
+    ):
         rollback_extract(db, 141)
     result = rollback_extract(db, 142)
     assert result.rows_removed > 0 and result.rows_restored > 0 and result.code_restored
@@ -163,7 +167,10 @@ def test_a_rollback_under_a_newer_unfinished_extract_with_applied_batches_is_ref
     for batch in batches[:5]:
         apply_batch(db, batch)
     partly = table_checksums(db)
-    with pytest.raises(RollbackError, match="extract 142 is unfinished and has applied batches on top of extract 141: roll back 142 first"):
+    with pytest.raises(
+        RollbackError,
+        match="extract 142 is unfinished and has applied batches on top of extract 141: roll back 142 first",
+    ):
         rollback_extract(db, 141)
     assert table_checksums(db) == partly
     rollback_extract(db, 142)
@@ -229,12 +236,16 @@ def test_the_rollback_job_and_command(dagster_home, tmp_path, samples):
         assert_equals_replay(conn, samples[:1])
     cli = subprocess.run(
         [sys.executable, "-m", "kbo_pipeline.cli.main", "rollback", "--database", database, "140"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert cli.returncode == 0, cli.stderr[-2000:]
     assert "extract 140 rolled back" in cli.stdout
     cli = subprocess.run(
         [sys.executable, "-m", "kbo_pipeline.cli.main", "rollback", "--database", database, "140"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert cli.returncode == 1 and "extract 140 is not applied" in cli.stderr

@@ -7,7 +7,15 @@ from kbo_pipeline.core.importer import import_extract
 from .conftest import EXTRACT_147
 from .replay import Replay, database_rows
 
-EXPECTED = {"enterprise": 28, "establishment": 22, "denomination": 53, "address": 68, "contact": 40, "activity": 425, "branch": 0}
+EXPECTED = {
+    "enterprise": 28,
+    "establishment": 22,
+    "denomination": 53,
+    "address": 68,
+    "contact": 40,
+    "activity": 425,
+    "branch": 0,
+}
 
 
 def test_extract_147_gives_the_published_row_counts(db, work_dir):
@@ -20,7 +28,14 @@ def test_extract_147_gives_the_published_row_counts(db, work_dir):
     job = db.execute(
         "SELECT extract_number, extract_type, snapshot_date, extract_timestamp, status, rows_inserted FROM import_jobs"
     ).fetchone()
-    assert job == (147, "update", datetime.date(2025, 10, 11), datetime.datetime(2025, 10, 12, 7, 40, 18), "completed", sum(EXPECTED.values()))
+    assert job == (
+        147,
+        "update",
+        datetime.date(2025, 10, 11),
+        datetime.datetime(2025, 10, 12, 7, 40, 18),
+        "completed",
+        sum(EXPECTED.values()),
+    )
     # The job's staging rows and unpacked CSVs are gone once it completed.
     assert db.execute("SELECT count(*) FROM import_staging_activity").fetchone()[0] == 0
     assert not any(work_dir.iterdir())
@@ -33,12 +48,29 @@ def test_extract_147_values_are_typed_as_the_contract_says(db, work_dir):
         "primary_name, primary_name_language, _extract_number, _snapshot_date FROM enterprise WHERE entity_number = '0552.627.113'"
     ).fetchone()
     # Codes keep their leading zeros, missing values are NULL, dates are DATE.
-    assert row == ("AC", "000", "1", None, None, datetime.date(2025, 9, 15), "Callebaut, Brenda", "0", 147, datetime.date(2025, 10, 11))
-    types = dict(db.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'address'").fetchall())
+    assert row == (
+        "AC",
+        "000",
+        "1",
+        None,
+        None,
+        datetime.date(2025, 9, 15),
+        "Callebaut, Brenda",
+        "0",
+        147,
+        datetime.date(2025, 10, 11),
+    )
+    types = dict(
+        db.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'address'"
+        ).fetchall()
+    )
     assert types["date_striking_off"] == "DATE" and types["zipcode"] == "VARCHAR"
     # `""` is NULL like an empty field.
     assert db.execute("SELECT count(*) FROM address WHERE extra_address_info = ''").fetchone()[0] == 0
-    activity = db.execute("SELECT id, entity_number, activity_group, nace_version, nace_code FROM activity LIMIT 1").fetchone()
+    activity = db.execute(
+        "SELECT id, entity_number, activity_group, nace_version, nace_code FROM activity LIMIT 1"
+    ).fetchone()
     assert activity[0] == "_".join(activity[1:])
 
 

@@ -22,8 +22,19 @@ def run(*command, cwd: Path, env: dict | None = None) -> subprocess.CompletedPro
 
 
 def test_a_wheel_installed_elsewhere_imports_a_sample_extract(tmp_path):
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check",
-        "-w", str(tmp_path / "dist"), str(ROOT), cwd=tmp_path)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-w",
+        str(tmp_path / "dist"),
+        str(ROOT),
+        cwd=tmp_path,
+    )
     wheel = next((tmp_path / "dist").glob("kbo_pipeline-*.whl"))
     shipped = zipfile.ZipFile(wheel).namelist()
     assert "kbo_pipeline/sql/ledger.sql" in shipped and "kbo_pipeline/sql/checks/scope.sql" in shipped
@@ -35,14 +46,30 @@ def test_a_wheel_installed_elsewhere_imports_a_sample_extract(tmp_path):
     # source tree) are not processed, so only the wheel provides kbo_pipeline.
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     python = env_dir / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-        "--disable-pip-version-check", str(wheel), cwd=tmp_path)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--disable-pip-version-check",
+        str(wheel),
+        cwd=tmp_path,
+    )
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KBO_", "DAGSTER_HOME", "PYTHONPATH"))}
-    where = run(str(python), "-c", "import kbo_pipeline, kbo_pipeline.core.templates as t; print(kbo_pipeline.__file__, t.SQL)",
-                cwd=elsewhere, env=env).stdout
+    where = run(
+        str(python),
+        "-c",
+        "import kbo_pipeline, kbo_pipeline.core.templates as t; print(kbo_pipeline.__file__, t.SQL)",
+        cwd=elsewhere,
+        env=env,
+    ).stdout
     assert str(site) in where and str(ROOT) not in where
 
     kbo = str(env_dir / "bin" / "kbo")
@@ -50,6 +77,7 @@ def test_a_wheel_installed_elsewhere_imports_a_sample_extract(tmp_path):
     zips = sorted(str(p) for p in (elsewhere / "landing").glob("*.zip"))
     run(kbo, "import", *zips, cwd=elsewhere, env=env)
     with duckdb.connect(str(elsewhere / "data" / "kbo.duckdb"), read_only=True) as conn:
-        applied = conn.execute("SELECT list(extract_number ORDER BY extract_number) FROM import_jobs "
-                               "WHERE status = 'completed'").fetchone()[0]
+        applied = conn.execute(
+            "SELECT list(extract_number ORDER BY extract_number) FROM import_jobs WHERE status = 'completed'"
+        ).fetchone()[0]
     assert applied == [140, 141]

@@ -66,28 +66,52 @@ def test_what_to_fetch(tmp_path, samples):
 
 def test_kbo_fetch_lands_new_extracts(portal, samples, tmp_path):
     landing = tmp_path / "landing"
-    env = {**os.environ, "KBO_PORTAL_URL": portal.base, "KBO_USERNAME": "user", "KBO_PASSWORD": "s3cret!",
-           "KBO_PORTAL_ALLOW_HTTP": "1", "KBO_LANDING_DIR": str(landing), "KBO_DATABASE": str(tmp_path / "kbo.duckdb")}
-    done = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "KBO_PORTAL_URL": portal.base,
+        "KBO_USERNAME": "user",
+        "KBO_PASSWORD": "s3cret!",
+        "KBO_PORTAL_ALLOW_HTTP": "1",
+        "KBO_LANDING_DIR": str(landing),
+        "KBO_DATABASE": str(tmp_path / "kbo.duckdb"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in landing.iterdir()) == [p.name for p in samples[:3]]
     assert "s3cret" not in done.stdout + done.stderr
-    again = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert again.returncode == 0 and "nothing new" in again.stdout
-    bad = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env={**env, "KBO_PASSWORD": "nope"},
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"],
+        env={**env, "KBO_PASSWORD": "nope"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "check KBO_USERNAME and KBO_PASSWORD" in bad.stderr and "nope" not in bad.stderr
 
 
-def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(portal, samples, tmp_path, monkeypatch, dagster_home):
+def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(
+    portal, samples, tmp_path, monkeypatch, dagster_home
+):
     from dagster import DagsterInstance, DefaultSensorStatus, build_sensor_context, execute_job, reconstructable
 
     from kbo_pipeline import definitions
 
     assert definitions.kbo_portal_sensor.default_status == DefaultSensorStatus.STOPPED  # no credentials here
     landing = tmp_path / "landing"
-    for key, value in {"KBO_PORTAL_URL": portal.base, "KBO_USERNAME": "user", "KBO_PASSWORD": "s3cret!", "KBO_PORTAL_ALLOW_HTTP": "1",
-                       "KBO_LANDING_DIR": str(landing), "KBO_DATABASE": str(tmp_path / "kbo.duckdb")}.items():
+    for key, value in {
+        "KBO_PORTAL_URL": portal.base,
+        "KBO_USERNAME": "user",
+        "KBO_PASSWORD": "s3cret!",
+        "KBO_PORTAL_ALLOW_HTTP": "1",
+        "KBO_LANDING_DIR": str(landing),
+        "KBO_DATABASE": str(tmp_path / "kbo.duckdb"),
+    }.items():
         monkeypatch.setenv(key, value)
     with DagsterInstance.get() as instance:
         context = build_sensor_context(instance=instance, definitions=definitions.defs)
@@ -107,11 +131,21 @@ def test_only_https_unless_http_is_allowed_explicitly(portal, tmp_path):
         PortalClient(portal.base, "user", "s3cret!")
     with pytest.raises(PortalError, match="must be an https address"):
         PortalClient("ftp://example.invalid/kbo", "user", "s3cret!", allow_http=True)
-    env = {**os.environ, "KBO_PORTAL_URL": portal.base, "KBO_USERNAME": "user", "KBO_PASSWORD": "s3cret!",
-           "KBO_LANDING_DIR": str(tmp_path / "landing"), "KBO_DATABASE": str(tmp_path / "kbo.duckdb")}
+    env = {
+        **os.environ,
+        "KBO_PORTAL_URL": portal.base,
+        "KBO_USERNAME": "user",
+        "KBO_PASSWORD": "s3cret!",
+        "KBO_LANDING_DIR": str(tmp_path / "landing"),
+        "KBO_DATABASE": str(tmp_path / "kbo.duckdb"),
+    }
     env.pop("KBO_PORTAL_ALLOW_HTTP", None)
-    refused = subprocess.run([sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 1 and "must be an https address" in refused.stderr and "Traceback" not in refused.stderr
+    refused = subprocess.run(
+        [sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (
+        refused.returncode == 1 and "must be an https address" in refused.stderr and "Traceback" not in refused.stderr
+    )
     assert portal.requests == []  # nothing was sent, credentials least of all
 
 
@@ -120,7 +154,9 @@ def test_redirects_stay_on_the_portal(portal, samples, tmp_path):
     portal.redirect_downloads_to = f"http://127.0.0.1:{portal.port}/kbo-open-data/elsewhere/"
     assert c.download(samples[0].name, tmp_path).read_bytes() == samples[0].read_bytes()
     portal.redirect_downloads_to = f"http://localhost:{portal.port}/kbo-open-data/elsewhere/"  # another host name
-    with pytest.raises(PortalError, match=f"redirected to http://localhost:{portal.port}, not its own http://127.0.0.1"):
+    with pytest.raises(
+        PortalError, match=f"redirected to http://localhost:{portal.port}, not its own http://127.0.0.1"
+    ):
         c.download(samples[1].name, tmp_path / "other")
     assert not (tmp_path / "other").exists() or not any((tmp_path / "other").iterdir())
 
@@ -128,7 +164,9 @@ def test_redirects_stay_on_the_portal(portal, samples, tmp_path):
 def test_downloads_are_capped_and_checked_against_their_length(portal, samples, tmp_path):
     size = len(portal.files[samples[0].name])
     capped = PortalClient(portal.base, "user", "s3cret!", timeout=10, allow_http=True, max_download_bytes=size - 1)
-    with pytest.raises(PortalError, match=f"announced {size:,} bytes, more than the {size - 1:,} bytes a download may have"):
+    with pytest.raises(
+        PortalError, match=f"announced {size:,} bytes, more than the {size - 1:,} bytes a download may have"
+    ):
         capped.download(samples[0].name, tmp_path)
     portal.content_length_delta = 1000  # the connection ends before what was announced
     with pytest.raises(PortalError, match=f"ended after {size:,} of the {size + 1000:,} bytes announced"):

@@ -21,36 +21,60 @@ def test_every_batch_step_logs_its_progress(dagster_home, tmp_path, samples):
     with DagsterInstance.get() as instance:
         with launch_import(instance, samples[0], str(tmp_path / "kbo.duckdb"), tmp_path / "work") as full:
             assert full.success
-        with launch_import(instance, samples[1], str(tmp_path / "kbo.duckdb"), tmp_path / "work", {"activity": 5}) as result:
-            logs = [e.user_message for e in instance.all_logs(result.run_id)
-                    if e.step_key and "kbo_apply_batch" in e.step_key and "| overall" in e.user_message]
+        with launch_import(
+            instance, samples[1], str(tmp_path / "kbo.duckdb"), tmp_path / "work", {"activity": 5}
+        ) as result:
+            logs = [
+                e.user_message
+                for e in instance.all_logs(result.run_id)
+                if e.step_key and "kbo_apply_batch" in e.step_key and "| overall" in e.user_message
+            ]
     # One line per batch step: table, operation, batch k of n, rows, seconds, overall progress, time left.
     assert len(logs) == len({m.split(":")[0] for m in logs}) > 10
-    assert any(m.startswith("activity insert batch 2/") and " rows, " in m and " s | overall " in m and " left" in m for m in logs), logs[:5]
+    assert any(
+        m.startswith("activity insert batch 2/") and " rows, " in m and " s | overall " in m and " left" in m
+        for m in logs
+    ), logs[:5]
     assert logs[-1].endswith("batches (100%)")
 
 
 def test_status_waits_while_an_import_step_holds_the_database(tmp_path, samples):
     database = tmp_path / "kbo.duckdb"
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
-    assert subprocess.run([*KBO, "import", "--database", str(database), str(EXTRACT_147)], env=env, capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [*KBO, "import", "--database", str(database), str(EXTRACT_147)], env=env, capture_output=True
+        ).returncode
+        == 0
+    )
     with DatabaseHeld(database, 3) as holder:
         started = time.monotonic()
-        status = subprocess.run([*KBO, "status", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120)
+        status = subprocess.run(
+            [*KBO, "status", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120
+        )
         holder.wait()
     assert status.returncode == 0, status.stderr
     assert "the database is busy (an import step is writing it): retrying" in status.stderr
     assert "Extract 147 (update" in status.stdout and "activity" in status.stdout
     assert time.monotonic() - started > 1
-    watch = subprocess.run([*KBO, "status", "--watch", "--database", str(database)], env=env, capture_output=True, text=True, timeout=60)
+    watch = subprocess.run(
+        [*KBO, "status", "--watch", "--database", str(database)], env=env, capture_output=True, text=True, timeout=60
+    )
     assert watch.returncode == 0 and "completed" in watch.stdout  # a finished job: drawn once, then done
 
 
 def test_import_draws_a_progress_bar_on_a_terminal(tmp_path, samples):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
     database = str(tmp_path / "kbo.duckdb")
-    assert subprocess.run([*KBO, "import", "--database", database, str(samples[0])], env=env, capture_output=True).returncode == 0
-    code, text = run_on_a_terminal([*KBO, "import", "--database", database, "--batch-size", "activity=2", str(samples[1])], env)
+    assert (
+        subprocess.run(
+            [*KBO, "import", "--database", database, str(samples[0])], env=env, capture_output=True
+        ).returncode
+        == 0
+    )
+    code, text = run_on_a_terminal(
+        [*KBO, "import", "--database", database, "--batch-size", "activity=2", str(samples[1])], env
+    )
     assert code == 0, text[-2000:]
     frames = [f for f in text.split("\r") if "batches (" in f]
     assert frames and "(100%)" in frames[-1] and "█" in frames[-1]

@@ -23,7 +23,10 @@ def current_state(conn) -> dict[str, list[dict]]:
 
 
 def full_zip(folder, number: int, state: dict[str, list[dict]]):
-    members = {"meta.csv": meta_csv(number, "full", date(2025, 11, 1), datetime(2025, 11, 2, 7, 0, 0)), "code.csv": code_csv()}
+    members = {
+        "meta.csv": meta_csv(number, "full", date(2025, 11, 1), datetime(2025, 11, 2, 7, 0, 0)),
+        "code.csv": code_csv(),
+    }
     for entity in ENTITIES:
         members[entity.full_member] = entity_csv(entity.table, state[entity.table])
     return write_zip(folder / f"KboOpenData_{number:04d}_2025_11_02_Full.zip", members)
@@ -66,14 +69,22 @@ def test_a_full_with_drift_applies_only_the_differences(db, work_dir, samples, t
         expected = sorted((tuple(r[c.name] for c in entity.columns) for r in state[entity.table]), key=repr)
         assert current_rows(db, entity.table) == expected, entity.table
     # Drift is counted per key, and history is not doubled: only the differing keys got new rows.
-    drift = {d["table"]: d for d in json.loads(db.execute("SELECT drift_report FROM import_jobs WHERE extract_number = 150").fetchone()[0])}
+    drift = {
+        d["table"]: d
+        for d in json.loads(db.execute("SELECT drift_report FROM import_jobs WHERE extract_number = 150").fetchone()[0])
+    }
     assert drift["enterprise"]["changed_keys"] == 1 and drift["enterprise"]["keys_inserted"] == 0
     assert drift["denomination"]["changed_keys"] == (2 if renamed["entity_number"] != gone else 1)
     assert drift["activity"]["changed_keys"] == 1
     assert drift["address"]["changed_keys"] == 0
     new_rows = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] - rows_before[t] for t in TABLES}
     assert new_rows["address"] == 0 and new_rows["enterprise"] == 0
-    assert new_rows["activity"] == db.execute("SELECT count(*) FROM activity WHERE entity_number = $k AND _is_current", {"k": activity_key}).fetchone()[0]
+    assert (
+        new_rows["activity"]
+        == db.execute(
+            "SELECT count(*) FROM activity WHERE entity_number = $k AND _is_current", {"k": activity_key}
+        ).fetchone()[0]
+    )
     # After the Full, the next update to apply is 151.
     assert db.execute("SELECT max(extract_number) FROM import_jobs WHERE status = 'completed'").fetchone()[0] == 150
 

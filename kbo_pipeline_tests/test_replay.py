@@ -25,12 +25,14 @@ def test_full_then_updates_equal_the_replay_at_every_extract(db, work_dir, sampl
 def test_the_samples_exercise_every_kind_of_change(db, work_dir, samples):
     for path in samples:
         import_extract(db, path, work_dir)
-    retired = dict(db.execute(
-        "SELECT 'enterprise', count(*) FROM enterprise WHERE NOT _is_current UNION ALL "
-        "SELECT 'branch', count(*) FROM branch WHERE NOT _is_current UNION ALL "
-        "SELECT 'establishment', count(*) FROM establishment WHERE NOT _is_current UNION ALL "
-        "SELECT 'denomination', count(*) FROM denomination WHERE NOT _is_current"
-    ).fetchall())
+    retired = dict(
+        db.execute(
+            "SELECT 'enterprise', count(*) FROM enterprise WHERE NOT _is_current UNION ALL "
+            "SELECT 'branch', count(*) FROM branch WHERE NOT _is_current UNION ALL "
+            "SELECT 'establishment', count(*) FROM establishment WHERE NOT _is_current UNION ALL "
+            "SELECT 'denomination', count(*) FROM denomination WHERE NOT _is_current"
+        ).fetchall()
+    )
     assert all(count > 0 for count in retired.values()), retired
     # An enterprise whose only change was its denominations carries the new name.
     renamed = db.execute(
@@ -40,7 +42,10 @@ def test_the_samples_exercise_every_kind_of_change(db, work_dir, samples):
     ).fetchone()[0]
     assert renamed > 0
     # Names with commas, quotes and apostrophes survive as text; an injection attempt is only a name.
-    assert db.execute("SELECT count(*) FROM denomination WHERE denomination LIKE '%DROP TABLE enterprise%'").fetchone()[0] > 0
+    assert (
+        db.execute("SELECT count(*) FROM denomination WHERE denomination LIKE '%DROP TABLE enterprise%'").fetchone()[0]
+        > 0
+    )
     assert db.execute("SELECT count(*) FROM denomination WHERE denomination LIKE '%\"Le Coq\"%'").fetchone()[0] > 0
 
 
@@ -55,7 +60,9 @@ def test_history_views_and_macros(db, work_dir, samples):
         replay.apply(path)
     for table in TABLES:
         columns = ", ".join([c.name for c in ENTITY_BY_TABLE[table].table_columns] + list(HISTORY))
-        assert sorted(db.execute(f"SELECT {columns} FROM current_{table}").fetchall(), key=repr) == replay.rows(table, current_only=True)
+        assert sorted(db.execute(f"SELECT {columns} FROM current_{table}").fetchall(), key=repr) == replay.rows(
+            table, current_only=True
+        )
         for k in (140, 142, 143):
             as_of = sorted(db.execute(f"SELECT {columns} FROM {table}_as_of($k)", {"k": k}).fetchall(), key=repr)
             assert as_of == replay.rows(table, as_of=k), (table, k)

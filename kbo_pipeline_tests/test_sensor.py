@@ -167,14 +167,25 @@ def test_a_second_import_waits_for_the_first_and_then_refuses_clearly(env, sampl
         config["resources"]["kbo_db"]["config"]["lock_timeout_seconds"] = 1.0
         instance.add_dynamic_partitions("kbo_extracts", [samples[0].stem])
         with pytest.raises(DagsterResourceFunctionError) as info:
-            with execute_job(reconstructable(get_import_job), instance=instance, run_config=config,
-                             tags={"dagster/partition": samples[0].stem}):
+            with execute_job(
+                reconstructable(get_import_job),
+                instance=instance,
+                run_config=config,
+                tags={"dagster/partition": samples[0].stem},
+            ):
                 pass
         assert isinstance(info.value.__cause__, ImportLocked)
-        assert "another import holds" in str(info.value.__cause__) and "a test holding the lock" in str(info.value.__cause__)
+        assert "another import holds" in str(info.value.__cause__) and "a test holding the lock" in str(
+            info.value.__cause__
+        )
         [record] = instance.get_run_records()
         assert record.dagster_run.status.value == "FAILURE"
     finally:
         lock.release()
     with connect(database) as conn:
-        assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'import_jobs'").fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'import_jobs'").fetchone()[
+                0
+            ]
+            == 0
+        )

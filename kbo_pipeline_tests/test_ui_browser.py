@@ -17,16 +17,28 @@ from .webserver import Webserver
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1600,1000", "--virtual-time-budget=20000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1000",
+    "--virtual-time-budget=20000",
+]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
+)
 
 
 def rendered_text(url: str, profile: Path) -> str:
-    html = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
-                          capture_output=True, text=True, timeout=120).stdout
+    html = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url], capture_output=True, text=True, timeout=120
+    ).stdout
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
@@ -34,8 +46,11 @@ def rendered_text(url: str, profile: Path) -> str:
 def screenshot(url: str, profile: Path, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     target = ARTIFACTS / f"{name}.png"
-    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={target}", url],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={target}", url],
+        capture_output=True,
+        timeout=120,
+    )
     return target
 
 
@@ -48,12 +63,18 @@ def test_the_ui_shows_the_assets_the_applied_table_and_the_run(tmp_path, dagster
     server = Webserver({"DAGSTER_HOME": str(dagster_home), "KBO_DATABASE": database}, tmp_path, tmp_path / "ui.log")
     try:
         pages = {
-            "asset-graph": (f"{server.url}/asset-groups/kbo",
-                            ["kbo_extract", "staging_activity", "enterprise", "activity", "code", "1 partition"]),
-            "applied-table": (f"{server.url}/assets/activity",
-                              ["rows_inserted", "425", "current_rows", "KboOpenData_0147_2025_10_12_Update", "kbo_import"]),
-            "run": (f"{server.url}/runs/{run_id}",
-                    ["kbo_import", "Success", "KboOpenData_0147_2025_10_12_Update", "kbo_staging", "kbo_finalize"]),
+            "asset-graph": (
+                f"{server.url}/asset-groups/kbo",
+                ["kbo_extract", "staging_activity", "enterprise", "activity", "code", "1 partition"],
+            ),
+            "applied-table": (
+                f"{server.url}/assets/activity",
+                ["rows_inserted", "425", "current_rows", "KboOpenData_0147_2025_10_12_Update", "kbo_import"],
+            ),
+            "run": (
+                f"{server.url}/runs/{run_id}",
+                ["kbo_import", "Success", "KboOpenData_0147_2025_10_12_Update", "kbo_staging", "kbo_finalize"],
+            ),
         }
         for name, (url, expected) in pages.items():
             text = rendered_text(url, tmp_path / f"profile-{name}")

@@ -19,7 +19,9 @@ from .webserver import Webserver
 @pytest.fixture
 def busy_samples(tmp_path_factory):
     """A Full and an Update large enough that, at one row per batch, its run lasts a while."""
-    return write_samples(tmp_path_factory.mktemp("busy"), first_number=160, updates=1, enterprises=150, changes=80, seed=11)
+    return write_samples(
+        tmp_path_factory.mktemp("busy"), first_number=160, updates=1, enterprises=150, changes=80, seed=11
+    )
 
 
 @pytest.fixture
@@ -77,7 +79,9 @@ def test_terminate_pauses_at_a_batch_boundary_and_reexecution_resumes(ui, busy_s
     ui.terminate(run)
     assert ui.wait_for(run) == "CANCELED"
     with connect(ui.database) as conn:
-        states = dict(conn.execute("SELECT status, count(*) FROM import_job_batches WHERE job_id = 2 GROUP BY ALL").fetchall())
+        states = dict(
+            conn.execute("SELECT status, count(*) FROM import_job_batches WHERE job_id = 2 GROUP BY ALL").fetchall()
+        )
         assert "processing" not in states and states.get("completed", 0) >= 4 and states.get("pending", 0) > 0
         assert "paused" in job_report(conn)
     resumed = ui.reexecute(run)

@@ -28,7 +28,10 @@ class Webserver:
         dagster = str(Path(sys.executable).with_name("dagster"))
         self.process = subprocess.Popen(
             [dagster, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(self.port)],
-            cwd=cwd, env={**os.environ, **env}, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 - the child writes it
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=open(log, "w"),
+            stderr=subprocess.STDOUT,  # noqa: SIM115 - the child writes it
             start_new_session=True,  # its own process group: stop() ends the webserver, daemon and code servers
         )
         self._wait_until_up()
@@ -39,8 +42,10 @@ class Webserver:
             if self.process.poll() is not None:
                 raise RuntimeError(f"webserver exited: {self.log.read_text()[-3000:]}")
             try:
-                data = self.graphql("{ workspaceOrError { __typename ... on Workspace { locationEntries { name "
-                                    "locationOrLoadError { __typename } } } } }")
+                data = self.graphql(
+                    "{ workspaceOrError { __typename ... on Workspace { locationEntries { name "
+                    "locationOrLoadError { __typename } } } } }"
+                )
                 entries = data["workspaceOrError"]["locationEntries"]
                 if entries and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation":
                     return
@@ -66,11 +71,17 @@ class Webserver:
             """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
                  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
                  ... on RunConfigValidationInvalid { errors { message } } } }""",
-            {"params": {
-                "selector": {"repositoryLocationName": "kbo_pipeline", "repositoryName": "__repository__", "jobName": job},
-                "runConfigData": run_config or {},
-                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
-            }},
+            {
+                "params": {
+                    "selector": {
+                        "repositoryLocationName": "kbo_pipeline",
+                        "repositoryName": "__repository__",
+                        "jobName": job,
+                    },
+                    "runConfigData": run_config or {},
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+                }
+            },
         )["launchRun"]
         assert data["__typename"] == "LaunchRunSuccess", data
         return data["run"]["runId"]
@@ -94,9 +105,9 @@ class Webserver:
         assert data["__typename"] == "TerminateRunSuccess", data
 
     def run_status(self, run_id: str) -> str:
-        return self.graphql(
-            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
-        )["runOrError"]["status"]
+        return self.graphql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id})[
+            "runOrError"
+        ]["status"]
 
     def wait_for(self, run_id: str, timeout: float = 180) -> str:
         deadline = time.monotonic() + timeout

@@ -28,7 +28,9 @@ from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, p
 
 def _database_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--database", default=None, help=f"DuckDB file or md: path (default: $KBO_DATABASE or {settings.DEFAULT_DATABASE})"
+        "--database",
+        default=None,
+        help=f"DuckDB file or md: path (default: $KBO_DATABASE or {settings.DEFAULT_DATABASE})",
     )
 
 
@@ -42,9 +44,7 @@ def _already_applied(database: str, zip_path: Path) -> str | None:
         return None  # the run records the failure
     try:
         with connect_read_only(database) as conn:
-            row = conn.execute(
-                "SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}
-            ).fetchone()
+            row = conn.execute("SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}).fetchone()
             latest = latest_applied(conn)
     except duckdb.Error:
         return None  # no ledger yet, or the file is busy: the run decides
@@ -55,7 +55,9 @@ def _already_applied(database: str, zip_path: Path) -> str | None:
     return None
 
 
-def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None, accept_drift: bool = False) -> int:
+def run_import(
+    database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None, accept_drift: bool = False
+) -> int:
     """Each ZIP becomes a run of the kbo_import job on the instance ($DAGSTER_HOME), in the order given."""
     settings.ensure_dagster_home()
     from dagster import DagsterInstance
@@ -77,9 +79,12 @@ def run_import(database: str, zip_paths: list[Path], batch_sizes: dict[str, int]
         level = os.environ.get("KBO_LOG_LEVEL", "WARNING" if terminal else "INFO")
         progress = ProgressBar(database, zip_path, sys.stdout) if terminal else contextlib.nullcontext()
         try:
-            with progress, launch_import(
-                instance, zip_path, database, batch_sizes=batch_sizes, log_level=level, accept_drift=accept_drift
-            ) as result:
+            with (
+                progress,
+                launch_import(
+                    instance, zip_path, database, batch_sizes=batch_sizes, log_level=level, accept_drift=accept_drift
+                ) as result,
+            ):
                 success, run_id, errors = result.success, result.run_id, step_errors(result)
         except DagsterError as exc:  # the run could not start, e.g. another import holds the database
             print(f"{zip_path.name}: FAILED: {root_cause(exc)}", file=sys.stderr)
@@ -114,9 +119,12 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
 
     def report(conn):
         state = conn.execute(
-            "SELECT status FROM import_jobs WHERE job_id = coalesce($j, (SELECT max(job_id) FROM import_jobs))", {"j": job_id}
+            "SELECT status FROM import_jobs WHERE job_id = coalesce($j, (SELECT max(job_id) FROM import_jobs))",
+            {"j": job_id},
         ).fetchone()
-        return f"database: {database}\n\n" + jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[0] if state else None
+        return f"database: {database}\n\n" + jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[
+            0
+        ] if state else None
 
     def busy(message: str) -> None:
         print(message, file=sys.stderr)
@@ -217,10 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("import", help="apply extract ZIPs, in the order given, each as a Dagster run")
     _database_arg(p)
     p.add_argument("zips", nargs="+", type=Path, metavar="ZIP")
-    p.add_argument("--batch-size", action="append", type=batch_size_arg, metavar="TABLE[_OPERATION]=ROWS",
-                   help="override a batch size")
-    p.add_argument("--accept-drift", action="store_true",
-                   help="apply a Full to a database holding data even when a table differs by more than 5 %%")
+    p.add_argument(
+        "--batch-size",
+        action="append",
+        type=batch_size_arg,
+        metavar="TABLE[_OPERATION]=ROWS",
+        help="override a batch size",
+    )
+    p.add_argument(
+        "--accept-drift",
+        action="store_true",
+        help="apply a Full to a database holding data even when a table differs by more than 5 %%",
+    )
 
     p = commands.add_parser("status", help="the import jobs and, for the latest (or --job), per-table batch progress")
     _database_arg(p)
@@ -299,7 +315,9 @@ def _run(args: argparse.Namespace, database: str) -> int:
         workspace = settings.ensure_workspace(settings.ensure_dagster_home())
         env = {**os.environ, "KBO_DATABASE": database}
         dagster = Path(sys.executable).with_name("dagster")
-        return subprocess.call([str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env=env)
+        return subprocess.call(
+            [str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env=env
+        )
     return 2
 
 

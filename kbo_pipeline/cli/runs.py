@@ -128,7 +128,9 @@ class ProgressBar:
             return
         try:
             with connect(self.database, settings.duckdb_config()) as conn:
-                job = conn.execute("SELECT job_id FROM import_jobs WHERE extract_number = $n", {"n": self.number}).fetchone()
+                job = conn.execute(
+                    "SELECT job_id FROM import_jobs WHERE extract_number = $n", {"n": self.number}
+                ).fetchone()
                 if job is None:
                     return
                 progress = job_progress(conn, job[0])

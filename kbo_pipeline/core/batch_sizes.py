@@ -112,7 +112,9 @@ def tuned_sizes(
     return choices
 
 
-def plan_batch_sizes(counts: dict[Part, int], sizes: dict[Part, int], explicit: frozenset = frozenset()) -> dict[Part, int]:
+def plan_batch_sizes(
+    counts: dict[Part, int], sizes: dict[Part, int], explicit: frozenset = frozenset()
+) -> dict[Part, int]:
     """Rows per batch for each (table, operation): the size given, except that a small extract (fewer
     than SINGLE_BATCH_THRESHOLD rows in all) is one batch per table and operation where no size was
     set explicitly."""
@@ -128,7 +130,9 @@ def plan_batch_sizes(counts: dict[Part, int], sizes: dict[Part, int], explicit: 
     return planned
 
 
-def fit_to_counts(choices: dict[Part, SizeChoice], counts: dict[Part, int], explicit: frozenset) -> dict[Part, SizeChoice]:
+def fit_to_counts(
+    choices: dict[Part, SizeChoice], counts: dict[Part, int], explicit: frozenset
+) -> dict[Part, SizeChoice]:
     """The chosen sizes fitted to the extract's row counts (plan_batch_sizes), each with its reason."""
     planned = plan_batch_sizes(counts, {p: c.size for p, c in choices.items()}, explicit)
     fitted = {}
@@ -136,7 +140,9 @@ def fit_to_counts(choices: dict[Part, SizeChoice], counts: dict[Part, int], expl
         if size == choices[part].size:
             fitted[part] = choices[part]
         elif size > choices[part].size and sum(counts.values()) >= SINGLE_BATCH_THRESHOLD:
-            fitted[part] = SizeChoice(size, f"raised from {choices[part].size:,} to keep it at most {MAX_BATCHES_PER_PART} batches")
+            fitted[part] = SizeChoice(
+                size, f"raised from {choices[part].size:,} to keep it at most {MAX_BATCHES_PER_PART} batches"
+            )
         else:
             fitted[part] = SizeChoice(size, SMALL_REASON)
     return fitted

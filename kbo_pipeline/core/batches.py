@@ -43,7 +43,9 @@ class BatchResult:
     skipped: bool = False  # completed earlier: nothing done this time
 
 
-def plan_batches(conn: duckdb.DuckDBPyConnection, job_id: int, statuses: tuple[str, ...] = UNFINISHED_BATCHES) -> list[Batch]:
+def plan_batches(
+    conn: duckdb.DuckDBPyConnection, job_id: int, statuses: tuple[str, ...] = UNFINISHED_BATCHES
+) -> list[Batch]:
     """The job's batches in those states, in the order they run: per table, deletes before inserts (the
     SQL makes the result independent of that order; running in it just reads naturally)."""
     rows = conn.execute(
@@ -70,7 +72,12 @@ _BATCH_KEY = "job_id = $job_id AND table_name = $table AND batch_number = $batch
 
 
 def _key_params(batch: Batch) -> dict:
-    return {"job_id": batch.job_id, "table": batch.table, "batch_number": batch.batch_number, "operation": batch.operation}
+    return {
+        "job_id": batch.job_id,
+        "table": batch.table,
+        "batch_number": batch.batch_number,
+        "operation": batch.operation,
+    }
 
 
 def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
@@ -119,7 +126,9 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
     return BatchResult(batch, int(rows), time.monotonic() - started)
 
 
-def mark_failed(conn: duckdb.DuckDBPyConnection, batch: Batch, error: str, status: BatchStatus = BatchStatus.FAILED) -> None:
+def mark_failed(
+    conn: duckdb.DuckDBPyConnection, batch: Batch, error: str, status: BatchStatus = BatchStatus.FAILED
+) -> None:
     try:
         conn.execute(
             f"UPDATE import_job_batches SET status = $status, error_message = $error WHERE {_BATCH_KEY}",

@@ -40,17 +40,35 @@ BELONGS_TO_AN_ENTITY = "belongs_to_a_current_entity"
 HAS_A_PRIMARY_NAME = "has_a_primary_name"
 
 SPECS: tuple[CheckSpec, ...] = (
-    *(CheckSpec(t, UNIQUE_KEY, "error", f"At most one current {t} row per {ENTITY_BY_TABLE[t].key}.")
-      for t in UNIQUE_KEY_TABLES),
-    *(CheckSpec(t, ROWS_APPLIED, "error",
-                "The rows this extract inserted and retired are exactly those its batches staged and applied.")
-      for t in TABLES),
-    CheckSpec("establishment", ENTERPRISE_IS_CURRENT, "warn",
-              "Every current establishment belongs to a current enterprise (warns: a database started from an "
-              "Update lacks older enterprises)."),
-    *(CheckSpec(t, BELONGS_TO_AN_ENTITY, "warn",
-                f"Every current {t} row belongs to a current enterprise or establishment (warns).")
-      for t in CHILD_TABLES),
+    *(
+        CheckSpec(t, UNIQUE_KEY, "error", f"At most one current {t} row per {ENTITY_BY_TABLE[t].key}.")
+        for t in UNIQUE_KEY_TABLES
+    ),
+    *(
+        CheckSpec(
+            t,
+            ROWS_APPLIED,
+            "error",
+            "The rows this extract inserted and retired are exactly those its batches staged and applied.",
+        )
+        for t in TABLES
+    ),
+    CheckSpec(
+        "establishment",
+        ENTERPRISE_IS_CURRENT,
+        "warn",
+        "Every current establishment belongs to a current enterprise (warns: a database started from an "
+        "Update lacks older enterprises).",
+    ),
+    *(
+        CheckSpec(
+            t,
+            BELONGS_TO_AN_ENTITY,
+            "warn",
+            f"Every current {t} row belongs to a current enterprise or establishment (warns).",
+        )
+        for t in CHILD_TABLES
+    ),
     CheckSpec("enterprise", HAS_A_PRIMARY_NAME, "error", "Every current enterprise has a primary name."),
 )
 
@@ -65,14 +83,18 @@ def _scopes() -> dict[tuple[str, str], str]:
     scopes = {(t, UNIQUE_KEY): _in(ENTITY_BY_TABLE[t].key, t, ENTITY_BY_TABLE[t].key) for t in UNIQUE_KEY_TABLES}
     # An orphan appears where a child row is inserted, or where its parent is retired: either way its
     # number is in scope and has no current parent (sql/checks/scope.sql).
-    scopes[("establishment", ENTERPRISE_IS_CURRENT)] = "c.enterprise_number IN (SELECT number FROM check_without_enterprise)"
+    scopes[("establishment", ENTERPRISE_IS_CURRENT)] = (
+        "c.enterprise_number IN (SELECT number FROM check_without_enterprise)"
+    )
     for t in CHILD_TABLES:
         scopes[(t, BELONGS_TO_AN_ENTITY)] = "c.entity_number IN (SELECT number FROM check_without_parent)"
     # A primary name changes with the enterprise row or its denominations.
-    scopes[("enterprise", HAS_A_PRIMARY_NAME)] = " OR ".join((
-        _in("entity_number", "enterprise", "entity_number"),
-        _in("entity_number", "denomination", "entity_number"),
-    ))
+    scopes[("enterprise", HAS_A_PRIMARY_NAME)] = " OR ".join(
+        (
+            _in("entity_number", "enterprise", "entity_number"),
+            _in("entity_number", "denomination", "entity_number"),
+        )
+    )
     return scopes
 
 
@@ -106,11 +128,14 @@ def _count_outcome(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, scoped: boo
     return CheckOutcome(spec, found == 0, {label: found})
 
 
-def _rows_applied_outcomes(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, extract_number: int | None,
-                           scoped: bool) -> CheckOutcome:
+def _rows_applied_outcomes(
+    conn: duckdb.DuckDBPyConnection, spec: CheckSpec, extract_number: int | None, scoped: bool
+) -> CheckOutcome:
     rows = f"check_rows_{spec.table}" if scoped else spec.table
-    per_job = conn.execute(render("checks/rows_applied.sql", rows=rows),
-                           {"table": spec.table, "extract": extract_number, "completed": JobStatus.COMPLETED}).fetchall()
+    per_job = conn.execute(
+        render("checks/rows_applied.sql", rows=rows),
+        {"table": spec.table, "extract": extract_number, "completed": JobStatus.COMPLETED},
+    ).fetchall()
     wrong = [
         (number, staged, inserted, ledger_inserted, retired, ledger_retired)
         for number, staged, inserted, ledger_inserted, retired, ledger_retired in per_job
@@ -118,8 +143,12 @@ def _rows_applied_outcomes(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, ext
     ]
     if extract_number is not None:
         _, staged, inserted, _, retired, ledger_retired = per_job[0] if per_job else (None, 0, 0, 0, 0, 0)
-        metadata = {"rows_staged": int(staged), "rows_inserted": int(inserted), "rows_retired": int(retired),
-                    "ledger_rows_retired": int(ledger_retired)}
+        metadata = {
+            "rows_staged": int(staged),
+            "rows_inserted": int(inserted),
+            "rows_retired": int(retired),
+            "ledger_rows_retired": int(ledger_retired),
+        }
     else:
         metadata = {"extracts_checked": len(per_job), "extracts_wrong": len(wrong)}
         if wrong:
@@ -130,10 +159,14 @@ def _rows_applied_outcomes(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, ext
 def _mark_touched_rows(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
     for table in TABLES:
         entity = ENTITY_BY_TABLE[table]
-        conn.execute(render("checks/touched_rows.sql", entity, references=", ".join(entity.references)),
-                     {"extract": extract_number})
+        conn.execute(
+            render("checks/touched_rows.sql", entity, references=", ".join(entity.references)),
+            {"extract": extract_number},
+        )
     numbers = " UNION ALL ".join(
-        f"SELECT {column} AS number FROM check_rows_{e.table}" for e in ENTITY_BY_TABLE.values() for column in e.references
+        f"SELECT {column} AS number FROM check_rows_{e.table}"
+        for e in ENTITY_BY_TABLE.values()
+        for column in e.references
     )
     conn.execute(render("checks/scope.sql", numbers=numbers))
 
@@ -147,7 +180,9 @@ def _drop_touched_rows(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f'DROP TABLE "{table}"')
 
 
-def _outcome(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, extract_number: int | None, scoped: bool) -> CheckOutcome:
+def _outcome(
+    conn: duckdb.DuckDBPyConnection, spec: CheckSpec, extract_number: int | None, scoped: bool
+) -> CheckOutcome:
     if spec.name == ROWS_APPLIED:
         return _rows_applied_outcomes(conn, spec, extract_number, scoped)
     return _count_outcome(conn, spec, scoped)
@@ -155,7 +190,9 @@ def _outcome(conn: duckdb.DuckDBPyConnection, spec: CheckSpec, extract_number: i
 
 def check_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> list[CheckOutcome]:
     """Every check, after extract N's batches: on what an Update touched, on the whole tables for a Full."""
-    row = conn.execute("SELECT extract_type FROM import_jobs WHERE extract_number = $n", {"n": extract_number}).fetchone()
+    row = conn.execute(
+        "SELECT extract_type FROM import_jobs WHERE extract_number = $n", {"n": extract_number}
+    ).fetchone()
     scoped = row is not None and row[0] == "update"
     if scoped:
         _mark_touched_rows(conn, extract_number)

@@ -114,8 +114,15 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
 
 # Messages of errors that go away on their own: another process holds the file's lock, or the network
 # to MotherDuck failed. Disk-full or corruption IOExceptions are not among them.
-_TRANSIENT_MESSAGES = ("could not set lock", "conflicting lock", "connection", "network", "timed out", "timeout",
-                       "temporarily unavailable")
+_TRANSIENT_MESSAGES = (
+    "could not set lock",
+    "conflicting lock",
+    "connection",
+    "network",
+    "timed out",
+    "timeout",
+    "temporarily unavailable",
+)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -164,7 +164,7 @@ def _read_meta(zf: zipfile.ZipFile, file_name: str, info: zipfile.ZipInfo) -> di
         raise ExtractError(f"{file_name}/{member}: not valid UTF-8 ({exc.reason})") from None
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or [c.strip() for c in rows[0]] != ["Variable", "Value"]:
-        raise ExtractError(f"{file_name}/{member} line 1: expected header \"Variable\",\"Value\", found {rows[:1]}")
+        raise ExtractError(f'{file_name}/{member} line 1: expected header "Variable","Value", found {rows[:1]}')
     meta = {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not row:
@@ -261,7 +261,9 @@ def read_extract(path: str | Path) -> Extract:
             )
         known = {m[0] for m in expected_members(extract_type)} | {"meta.csv"}
         warnings = tuple(
-            f"{file_name}: ignoring unknown member {info.filename!r}" for name, info in by_name.items() if name not in known
+            f"{file_name}: ignoring unknown member {info.filename!r}"
+            for name, info in by_name.items()
+            if name not in known
         )
     return Extract(
         path=path,

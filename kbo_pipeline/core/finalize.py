@@ -54,7 +54,9 @@ def table_summaries(conn: duckdb.DuckDBPyConnection, job_id: int) -> tuple[Table
     for entity in ENTITIES:
         deleted, inserted, batches, seconds = per_table.get(entity.table, (0, 0, 0, 0.0))
         current = conn.execute(f"SELECT count(*) FROM {entity.table} WHERE _is_current").fetchone()[0]
-        summaries.append(TableSummary(entity.table, int(deleted), int(inserted), int(current), int(batches), float(seconds)))
+        summaries.append(
+            TableSummary(entity.table, int(deleted), int(inserted), int(current), int(batches), float(seconds))
+        )
     return tuple(summaries)
 
 
@@ -89,7 +91,9 @@ def _refuse_unfinished(conn: duckdb.DuckDBPyConnection, job_id: int, doing: str)
     ).fetchall()
     if unfinished:
         listed = ", ".join(u[0] for u in unfinished[:10])
-        raise UnfinishedBatches(f"import job {job_id} cannot {doing}: {len(unfinished)} batch(es) not completed: {listed}")
+        raise UnfinishedBatches(
+            f"import job {job_id} cannot {doing}: {len(unfinished)} batch(es) not completed: {listed}"
+        )
 
 
 def _job_status(conn: duckdb.DuckDBPyConnection, job_id: int) -> tuple[str, int, int | None]:
@@ -111,7 +115,9 @@ def resolve_names(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
         _refuse_unfinished(conn, job_id, "resolve primary names")
         mark_touched(conn, extract_number)
         names = resolve_touched(conn)
-        conn.execute("UPDATE import_jobs SET names_resolved = $names WHERE job_id = $job_id", {"job_id": job_id, "names": names})
+        conn.execute(
+            "UPDATE import_jobs SET names_resolved = $names WHERE job_id = $job_id", {"job_id": job_id, "names": names}
+        )
     return names
 
 
@@ -125,7 +131,9 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
         status, _, names = _job_status(conn, job_id)
         if status == JobStatus.COMPLETED:
             code_rows = conn.execute("SELECT count(*) FROM code").fetchone()[0]
-            return FinalizeResult(job_id, "already_completed", int(names or 0), int(code_rows), table_summaries(conn, job_id))
+            return FinalizeResult(
+                job_id, "already_completed", int(names or 0), int(code_rows), table_summaries(conn, job_id)
+            )
         _refuse_unfinished(conn, job_id, "finalize")
         code_rows = replace_code(conn, job_id)
         tables = table_summaries(conn, job_id)

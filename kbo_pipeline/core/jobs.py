@@ -68,7 +68,9 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
             {"number": extract.number},
         ).fetchone()
         if existing and existing[1] == JobStatus.COMPLETED:
-            return JobStart(existing[0], "already_applied", f"extract {extract.number} is already applied: nothing to do")
+            return JobStart(
+                existing[0], "already_applied", f"extract {extract.number} is already applied: nothing to do"
+            )
         applied = latest_applied(conn)
         if applied is not None and extract.number <= applied:
             return JobStart(
@@ -112,7 +114,9 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
             "WHERE job_id = $job_id",
             {**{k: v for k, v in values.items() if k != "number"}, "job_id": job_id, "staging": JobStatus.STAGING},
         )
-        return JobStart(job_id, "replace", f"extract {extract.number}: a new file replaces the {status} import job {job_id}")
+        return JobStart(
+            job_id, "replace", f"extract {extract.number}: a new file replaces the {status} import job {job_id}"
+        )
 
 
 def record_failure(
@@ -137,8 +141,13 @@ def record_failure(
             conn.execute(
                 "INSERT INTO import_jobs (job_id, extract_number, file_name, status, error_message) "
                 "VALUES ($job_id, $number, $file_name, $failed, $error)",
-                {"job_id": job_id, "number": extract_number, "file_name": file_name or "?", "error": error,
-                 "failed": JobStatus.FAILED},
+                {
+                    "job_id": job_id,
+                    "number": extract_number,
+                    "file_name": file_name or "?",
+                    "error": error,
+                    "failed": JobStatus.FAILED,
+                },
             )
         else:
             conn.execute(

@@ -58,7 +58,9 @@ def jobs_table(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> str:
     ).fetchall()
     if not rows:
         return "no import jobs"
-    lines = [f"{'job':>4} {'extract':>7} {'type':<6} {'snapshot':<10} {'status':<11} {'deleted':>8} {'inserted':>9}  completed"]
+    lines = [
+        f"{'job':>4} {'extract':>7} {'type':<6} {'snapshot':<10} {'status':<11} {'deleted':>8} {'inserted':>9}  completed"
+    ]
     for job_id, number, kind, snapshot, status, deleted, inserted, _started, completed, error in reversed(rows):
         lines.append(
             f"{job_id:>4} {number if number is not None else '?':>7} {kind or '?':<6} {snapshot or ''!s:<10} "

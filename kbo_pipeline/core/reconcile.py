@@ -86,5 +86,6 @@ def drift_warnings(drifts: dict[str, dict]) -> list[str]:
     return [
         f"{d['table']}: the Full differs from the database in {d['changed_keys']:,} of {d['current_keys']:,} keys "
         f"({d['ratio']:.1%}): rows the updates had missed"
-        for d in drifts.values() if d["ratio"] > WARN_DRIFT
+        for d in drifts.values()
+        if d["ratio"] > WARN_DRIFT
     ]

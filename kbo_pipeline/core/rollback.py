@@ -45,7 +45,9 @@ def drop_job_staging(conn: duckdb.DuckDBPyConnection, job_id: int) -> None:
     conn.execute("DELETE FROM import_staging_code WHERE job_id = $job_id", {"job_id": job_id})
 
 
-def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int, work_dir: Path | str | None = None) -> RollbackResult:
+def rollback_extract(
+    conn: duckdb.DuckDBPyConnection, extract_number: int, work_dir: Path | str | None = None
+) -> RollbackResult:
     """Undo extract N: the latest applied one, or an unfinished one newer than that. With `work_dir`,
     whatever of it is still unpacked there (an interrupted attempt) is removed too."""
     with transaction(conn):
@@ -93,4 +95,6 @@ def rollback_extract(conn: duckdb.DuckDBPyConnection, extract_number: int, work_
         )
     if work_dir is not None:
         remove_work_folders(Path(work_dir), database_of(conn), extract_number)
-    return RollbackResult(extract_number, job_id, removed, restored, names, bool(status == JobStatus.COMPLETED and backup))
+    return RollbackResult(
+        extract_number, job_id, removed, restored, names, bool(status == JobStatus.COMPLETED and backup)
+    )

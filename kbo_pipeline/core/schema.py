@@ -45,5 +45,7 @@ def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
             return
     for statement in _schema_statements():
         conn.execute(statement)
-    conn.execute("CREATE OR REPLACE TABLE import_schema AS SELECT $fingerprint AS fingerprint",
-                 {"fingerprint": schema_fingerprint()})
+    conn.execute(
+        "CREATE OR REPLACE TABLE import_schema AS SELECT $fingerprint AS fingerprint",
+        {"fingerprint": schema_fingerprint()},
+    )

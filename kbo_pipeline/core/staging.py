@@ -65,8 +65,11 @@ def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) ->
         expressions=", ".join(c.expression or c.name for c in columns),
         renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns if c in columns),
         reader=csv_reader(entity, operation),
-        batch_number=(f"(row_number() OVER (ORDER BY {entity.key}) - 1) // $batch_size + 1" if operation == "delete"
-                      else "(nextval('kbo_staged_row') - 1) // $batch_size + 1"),
+        batch_number=(
+            f"(row_number() OVER (ORDER BY {entity.key}) - 1) // $batch_size + 1"
+            if operation == "delete"
+            else "(nextval('kbo_staged_row') - 1) // $batch_size + 1"
+        ),
     )
 
 
@@ -138,18 +141,35 @@ def stage_extract(
             rows = _stage_member(conn, extract, folder, member, job_id, member.operation, choice.size)
             conn.execute(
                 render("stage_batches.sql", member.entity),
-                {"job_id": job_id, "operation": member.operation, "table_name": member.entity.table,
-                 "pending": BatchStatus.PENDING},
+                {
+                    "job_id": job_id,
+                    "operation": member.operation,
+                    "table_name": member.entity.table,
+                    "pending": BatchStatus.PENDING,
+                },
             )
             parts.append(StagedPart(member.entity.table, member.operation, rows, choice.size, choice.reason))
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 
 
-def _stage_member(conn, extract: Extract, folder: Path, member: Member, job_id: int, operation: str,
-                  batch_size: int, target: str | None = None) -> int:
+def _stage_member(
+    conn,
+    extract: Extract,
+    folder: Path,
+    member: Member,
+    job_id: int,
+    operation: str,
+    batch_size: int,
+    target: str | None = None,
+) -> int:
     """Read one CSV of the extract, typed, into its staging table (or `target`); returns the rows read."""
-    params = {"path": str(member_path(folder, member)), "job_id": job_id, "operation": operation, "batch_size": batch_size}
+    params = {
+        "path": str(member_path(folder, member)),
+        "job_id": job_id,
+        "operation": operation,
+        "batch_size": batch_size,
+    }
     with reading(extract, member):
         return conn.execute(stage_rows_sql(member.entity, operation, target), params).fetchone()[0]
 
@@ -165,12 +185,18 @@ def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Pat
     conn.execute(
         "UPDATE import_jobs SET status = $processing, staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
         "WHERE job_id = $job_id",
-        {"job_id": job_id, "batches": sum(p.batches for p in parts), "rows": sum(p.rows for p in parts),
-         "processing": JobStatus.PROCESSING},
+        {
+            "job_id": job_id,
+            "batches": sum(p.batches for p in parts),
+            "rows": sum(p.rows for p in parts),
+            "processing": JobStatus.PROCESSING,
+        },
     )
 
 
-def _stage_reconciled(conn, job_id: int, extract: Extract, folder: Path, choices: dict, accept_drift: bool) -> list[StagedPart]:
+def _stage_reconciled(
+    conn, job_id: int, extract: Extract, folder: Path, choices: dict, accept_drift: bool
+) -> list[StagedPart]:
 
     parts, drifts = [], []
     with transaction(conn):
@@ -184,12 +210,21 @@ def _stage_reconciled(conn, job_id: int, extract: Extract, folder: Path, choices
             drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)
             drifts.append(drift)
             for operation, rows in (("delete", deletes), ("insert", inserts)):
-                conn.execute(render("stage_batches.sql", entity), {"job_id": job_id, "operation": operation, "table_name": entity.table,
-                                                                     "pending": BatchStatus.PENDING})
+                conn.execute(
+                    render("stage_batches.sql", entity),
+                    {
+                        "job_id": job_id,
+                        "operation": operation,
+                        "table_name": entity.table,
+                        "pending": BatchStatus.PENDING,
+                    },
+                )
                 parts.append(StagedPart(entity.table, operation, rows, size, "reconciling a Full with the database"))
         check_drift(extract.file_name, drifts, accept_drift)
-        conn.execute("UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id",
-                     {"report": drift_report(drifts), "job_id": job_id})
+        conn.execute(
+            "UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id",
+            {"report": drift_report(drifts), "job_id": job_id},
+        )
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 

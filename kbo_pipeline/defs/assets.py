@@ -1,8 +1,6 @@
 """Dagster assets, one partition per extract: the extract ZIP, the typed staging tables, and the
 applied entity tables (+ code). Materializing a partition applies that extract."""
 
-
-
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -85,18 +83,31 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
 
 
 @multi_asset(
-    outs={f"staging_{t}": AssetOut(group_name=GROUP, description=f"import_staging_{t}: typed rows of the extract") for t in TABLES},
+    outs={
+        f"staging_{t}": AssetOut(group_name=GROUP, description=f"import_staging_{t}: typed rows of the extract")
+        for t in TABLES
+    },
     partitions_def=extract_partitions,
 )
-def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths):
+def kbo_staging(
+    context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths
+):
     """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
     extract: Extract = kbo_extract["extract"]
     parts, drifts = [], {}
     if kbo_extract["action"] != "already_applied":
         for attempt in retrying(context.log):
             with attempt, kbo_db.get_connection() as conn:
-                parts = stage(conn, extract, kbo_extract["job_id"], kbo_paths.work_dir, config.batch_sizes,
-                              config.tune_batch_sizes, config.target_batch_seconds, config.accept_drift)
+                parts = stage(
+                    conn,
+                    extract,
+                    kbo_extract["job_id"],
+                    kbo_paths.work_dir,
+                    config.batch_sizes,
+                    config.tune_batch_sizes,
+                    config.target_batch_seconds,
+                    config.accept_drift,
+                )
                 drifts = job_drift(conn, kbo_extract["job_id"])
         for warning in drift_warnings(drifts):
             context.log.warning(warning)
@@ -112,10 +123,20 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
                 "batches": sum(p.batches for p in (deletes, inserts) if p),
                 "delete_batch_size": deletes.batch_size if deletes else 0,
                 "insert_batch_size": inserts.batch_size if inserts else 0,
-                **({"drift_keys": drifts[table]["changed_keys"], "drift_ratio": MetadataValue.float(drifts[table]["ratio"])}
-                   if table in drifts else {}),
+                **(
+                    {
+                        "drift_keys": drifts[table]["changed_keys"],
+                        "drift_ratio": MetadataValue.float(drifts[table]["ratio"]),
+                    }
+                    if table in drifts
+                    else {}
+                ),
                 "batch_sizes_why": MetadataValue.md(
-                    "\n".join(f"- {p.operation}: {p.batch_size:,} rows per batch ({p.reason})" for p in (deletes, inserts) if p)
+                    "\n".join(
+                        f"- {p.operation}: {p.batch_size:,} rows per batch ({p.reason})"
+                        for p in (deletes, inserts)
+                        if p
+                    )
                     or "nothing staged"
                 ),
             },
@@ -124,7 +145,9 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_extra
 
 @graph_multi_asset(
     outs={
-        table: AssetOut(description=f"The {table} table, history kept: each extract's deletes and inserts applied in batches.")
+        table: AssetOut(
+            description=f"The {table} table, history kept: each extract's deletes and inserts applied in batches."
+        )
         for table in TABLES
     },
     ins={f"staging_{t}": AssetIn() for t in TABLES},

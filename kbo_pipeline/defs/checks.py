@@ -34,8 +34,7 @@ _SEVERITY = {"error": AssetCheckSeverity.ERROR, "warn": AssetCheckSeverity.WARN}
 @multi_asset_check(
     name="kbo_data_checks",
     specs=[
-        AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.severity == "error")
-        for s in SPECS
+        AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.severity == "error") for s in SPECS
     ],
 )
 def kbo_data_checks(context: AssetCheckExecutionContext, kbo_db: KboDatabase):
@@ -74,15 +73,18 @@ def kbo_audit_database(context: OpExecutionContext, kbo_db: KboDatabase) -> dict
         (context.log.info if outcome.passed else context.log.warning)(describe(outcome))
     rows = "\n".join(
         f"| {o.spec.table} | {o.spec.name} | {'passed' if o.passed else o.spec.severity} | "
-        + ", ".join(f"{k} {v:,}" for k, v in o.metadata.items()) + " |"
+        + ", ".join(f"{k} {v:,}" for k, v in o.metadata.items())
+        + " |"
         for o in outcomes
     )
-    context.add_output_metadata({
-        "checks": len(outcomes),
-        "failed": len(failed_errors(outcomes)),
-        "warnings": len(warnings(outcomes)),
-        "results": MetadataValue.md("| table | check | result | figures |\n|---|---|---|---|\n" + rows),
-    })
+    context.add_output_metadata(
+        {
+            "checks": len(outcomes),
+            "failed": len(failed_errors(outcomes)),
+            "warnings": len(warnings(outcomes)),
+            "results": MetadataValue.md("| table | check | result | figures |\n|---|---|---|---|\n" + rows),
+        }
+    )
     error = failure(outcomes)
     if error is not None:  # the same message as `kbo audit`
         raise Failure(str(error))

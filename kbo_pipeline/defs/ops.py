@@ -57,7 +57,12 @@ def kbo_complete_batches(context: OpExecutionContext, job: dict, kbo_db: KboData
     After a run was terminated, Dagster's re-execution from failure re-runs the interrupted step but
     not the mapped steps that never started; this picks those up, each still its own transaction."""
     extract = job["extract"]
-    value = {"job_id": job["job_id"], "action": job["action"], "extract_number": extract.number, "sha256": extract.sha256}
+    value = {
+        "job_id": job["job_id"],
+        "action": job["action"],
+        "extract_number": extract.number,
+        "sha256": extract.sha256,
+    }
     if job["action"] == "already_applied":
         context.log.info(f"extract {job['extract'].number} is already applied: nothing changed")
         for table in TABLES:
@@ -94,7 +99,9 @@ class RollbackConfig(Config):
 
 
 @op
-def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase, kbo_paths: KboPaths) -> dict:
+def kbo_rollback_extract(
+    context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase, kbo_paths: KboPaths
+) -> dict:
     """Undo one extract (the latest applied, or an unfinished newer one) in one transaction, and remove
     whatever of it is still unpacked."""
     for attempt in retrying(context.log):
@@ -105,11 +112,13 @@ def kbo_rollback_extract(context: OpExecutionContext, config: RollbackConfig, kb
         f"{result.rows_restored} rows current again, {result.names_resolved} primary names recomputed"
         + ("" if result.code_restored else " (code table left as it was: no backup)")
     )
-    context.add_output_metadata({
-        "rows_removed": result.rows_removed,
-        "rows_restored": result.rows_restored,
-        "names_resolved": result.names_resolved,
-    })
+    context.add_output_metadata(
+        {
+            "rows_removed": result.rows_removed,
+            "rows_restored": result.rows_restored,
+            "names_resolved": result.names_resolved,
+        }
+    )
     return {"extract_number": result.extract_number, "job_id": result.job_id}
 
 

@@ -65,7 +65,9 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
     """Report every started (or canceling) run whose worker has died as failed (canceled); returns
     what was said, one line per run."""
     said = []
-    runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]))
+    runs = instance.get_runs(
+        RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING])
+    )
     for run in runs:
         worker = dead_worker(run)
         if worker is None:

@@ -83,7 +83,6 @@ def build_extract_sensor(job):
     return kbo_extract_sensor
 
 
-
 def build_portal_sensor(fetch_job):
     """Off unless KBO_USERNAME and KBO_PASSWORD are set: lists the portal, and launches one download
     run per extract the landing folder lacks (the landing sensor then imports it)."""
@@ -106,8 +105,11 @@ def build_portal_sensor(fetch_job):
         if not wanted:
             return SkipReason(f"nothing new on the portal ({len(offered)} extracts offered)")
         return [
-            RunRequest(run_key=name, run_config={"ops": {"kbo_fetch_extract": {"config": {"file_name": name}}}},
-                       tags={"kbo/source": "portal"})
+            RunRequest(
+                run_key=name,
+                run_config={"ops": {"kbo_fetch_extract": {"config": {"file_name": name}}}},
+                tags={"kbo/source": "portal"},
+            )
             for name in wanted
         ]
 

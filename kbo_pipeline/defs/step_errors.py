@@ -50,7 +50,9 @@ class Attempt:
             if not self.last:
                 self.error = exc
                 return True  # retrying() waits, then the body runs again
-            raise Failure(description=f"still failing after {self.number} attempts: {exc}", allow_retries=False) from exc
+            raise Failure(
+                description=f"still failing after {self.number} attempts: {exc}", allow_retries=False
+            ) from exc
         raise Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
 
 
@@ -62,6 +64,7 @@ def retrying(log=None, attempts: int = ATTEMPTS, first_delay: float = FIRST_DELA
             return
         delay = first_delay * 2 ** (number - 1) * random.uniform(0.8, 1.2)
         if log is not None:
-            log.warning(f"transient error (attempt {number} of {attempts}), trying again in {delay:.1f} s: {attempt.error}")
+            log.warning(
+                f"transient error (attempt {number} of {attempts}), trying again in {delay:.1f} s: {attempt.error}"
+            )
         time.sleep(delay)
-

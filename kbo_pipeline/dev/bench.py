@@ -42,10 +42,24 @@ from kbo_pipeline.dev.sample import code_csv, extract_name, meta_csv
 
 # Rows per enterprise in the October 2025 Full (docs/extract-format.md): 1.9 M enterprises.
 FULL_ENTERPRISES = 1_900_000
-PER_ENTERPRISE = {"establishment": 0.9, "denomination": 1.74, "address": 1.47, "contact": 0.37, "activity": 19.1, "branch": 0.0038}
+PER_ENTERPRISE = {
+    "establishment": 0.9,
+    "denomination": 1.74,
+    "address": 1.47,
+    "contact": 0.37,
+    "activity": 19.1,
+    "branch": 0.0038,
+}
 SCALES = {"small": 1 / 200, "medium": 1 / 20, "full": 1.0}
-DAILY = {"enterprise": (162, 28), "establishment": (14, 22), "denomination": (172, 53), "address": (53, 68),
-         "contact": (24, 40), "activity": (42, 425), "branch": (0, 0)}
+DAILY = {
+    "enterprise": (162, 28),
+    "establishment": (14, 22),
+    "denomination": (172, 53),
+    "address": (53, 68),
+    "contact": (24, 40),
+    "activity": (42, 425),
+    "branch": (0, 0),
+}
 NACE = ["62010", "56101", "47110", "10711", "41201", "70220", "86210", "90201", "14100", "96021", "01110", "43320"]
 
 
@@ -109,7 +123,9 @@ def write_extract(folder: Path, number: int, extract_type: str, members: dict[st
     day = date(2025, 10, 1) + timedelta(days=number - 140)
     path = folder / extract_name(number, day, extract_type)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("meta.csv", meta_csv(number, extract_type, day - timedelta(days=1), datetime.combine(day, clock(7, 40, 18))))
+        zf.writestr(
+            "meta.csv", meta_csv(number, extract_type, day - timedelta(days=1), datetime.combine(day, clock(7, 40, 18)))
+        )
         zf.writestr("code.csv", code_csv())
         for name, csv_path in members.items():
             zf.write(csv_path, name)
@@ -131,7 +147,9 @@ def generate_full(folder: Path, n_enterprises: int, number: int = 140) -> tuple[
     return write_extract(folder, number, "full", csvs), csvs
 
 
-def generate_update(folder: Path, full_csvs: dict[str, Path], number: int, changes: dict[str, tuple[int, int]], seed: int) -> Path:
+def generate_update(
+    folder: Path, full_csvs: dict[str, Path], number: int, changes: dict[str, tuple[int, int]], seed: int
+) -> Path:
     """An update that deletes the rows of some existing keys and inserts a new set of rows for them."""
 
     members = {}
@@ -152,8 +170,12 @@ def generate_update(folder: Path, full_csvs: dict[str, Path], number: int, chang
             copies = max(1, -(-inserts // max(deletes, 1)))  # rows per key re-inserted
             reader = csv_reader(entity, "insert").replace("$path", f"'{source}'")
             keys = f"SELECT * FROM read_csv('{delete_path}', all_varchar = true)"
-            _copy_csv(conn, f"SELECT {columns} FROM {reader} s, range({copies}) WHERE s.\"{key}\" IN ({keys}) LIMIT {inserts}",
-                      insert_path, entity.table)
+            _copy_csv(
+                conn,
+                f'SELECT {columns} FROM {reader} s, range({copies}) WHERE s."{key}" IN ({keys}) LIMIT {inserts}',
+                insert_path,
+                entity.table,
+            )
             members[entity.delete_member], members[entity.insert_member] = delete_path, insert_path
     return write_extract(folder, number, "update", members)
 
@@ -193,16 +215,30 @@ class JobTiming:
 
     def describe(self) -> str:
         in_steps = sum(s for _, s in self.phases.values())
-        parts = [f"{name} {seconds:.2f} s" + (f" ({n} steps)" if n > 1 else "")
-                 for name, (n, seconds) in self.phases.items() if n]
-        return " | ".join([*parts, f"run outside steps {self.run_seconds - in_steps:.2f} s", f"launch and teardown {self.seconds - self.run_seconds:.2f} s"])
+        parts = [
+            f"{name} {seconds:.2f} s" + (f" ({n} steps)" if n > 1 else "")
+            for name, (n, seconds) in self.phases.items()
+            if n
+        ]
+        return " | ".join(
+            [
+                *parts,
+                f"run outside steps {self.run_seconds - in_steps:.2f} s",
+                f"launch and teardown {self.seconds - self.run_seconds:.2f} s",
+            ]
+        )
 
 
 def phase_of(step_key: str) -> str:
     """The bench's phase of one step of the kbo_import job (anything else is an asset check step)."""
-    for prefix, phase in (("kbo_extract", "unpack and validate"), ("kbo_staging", "staging"),
-                          ("applied_tables.kbo_plan_batches", "plan"), ("applied_tables.kbo_apply_batch", "batches"),
-                          ("applied_tables.kbo_complete_batches", "names"), ("kbo_finalize", "finalize")):
+    for prefix, phase in (
+        ("kbo_extract", "unpack and validate"),
+        ("kbo_staging", "staging"),
+        ("applied_tables.kbo_plan_batches", "plan"),
+        ("applied_tables.kbo_apply_batch", "batches"),
+        ("applied_tables.kbo_complete_batches", "names"),
+        ("kbo_finalize", "finalize"),
+    ):
         if step_key.startswith(prefix):
             return phase
     return "checks"
@@ -265,12 +301,16 @@ def empty_step_seconds(instance) -> float:
 def timed_command(zip_path: Path, database: Path, work: Path) -> tuple[float, float]:
     """`kbo import` as a user runs it, in a process of its own: its wall time and its run's own duration."""
 
-
     env = {**os.environ, "KBO_WORK_DIR": str(work), "KBO_LOG_LEVEL": "WARNING"}
     kbo = Path(sys.executable).with_name("kbo")
     started = time.monotonic()
-    subprocess.run([str(kbo), "import", "--database", str(database), str(zip_path)], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(kbo), "import", "--database", str(database), str(zip_path)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seconds = time.monotonic() - started
     with DagsterInstance.get() as instance:
         record = instance.get_run_records(RunsFilter(tags={"kbo/database": str(database.resolve())}), limit=1)[0]
@@ -306,18 +346,26 @@ def run(scale: str, root: Path) -> None:
 
     factor = SCALES[scale]
     n = max(200, int(FULL_ENTERPRISES * factor))
-    print(f"scale {scale}: {n:,} enterprises; DuckDB {duckdb.__version__}; {os.cpu_count()} cores; "
-          f"memory_limit={os.environ.get('KBO_MEMORY_LIMIT', 'default')} threads={os.environ.get('KBO_THREADS', 'default')}")
+    print(
+        f"scale {scale}: {n:,} enterprises; DuckDB {duckdb.__version__}; {os.cpu_count()} cores; "
+        f"memory_limit={os.environ.get('KBO_MEMORY_LIMIT', 'default')} threads={os.environ.get('KBO_THREADS', 'default')}"
+    )
     # Generating and the baseline run in processes of their own, so that the peak memory printed for
     # the import is the import's alone (Linux keeps a process's peak across fork and exec).
     spawn = multiprocessing.get_context("spawn")
     for earlier in ("baseline.duckdb", "kbo.duckdb", "core.duckdb", "home", "work", "small"):
-        shutil.rmtree(root / earlier, ignore_errors=True) if (root / earlier).is_dir() else (root / earlier).unlink(missing_ok=True)
+        shutil.rmtree(root / earlier, ignore_errors=True) if (root / earlier).is_dir() else (root / earlier).unlink(
+            missing_ok=True
+        )
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
         started = time.monotonic()
-        full_zip, csvs, rows, daily, spike, huge, huge_changes = pool.submit(generate_all, root / "data", n, factor).result()
-    print(f"generate full: {rows:,} rows, {sum(p.stat().st_size for p in csvs.values()) / 1e9:.2f} GB of CSV, "
-          f"and the updates, in {time.monotonic() - started:.1f} s (0 when reused)")
+        full_zip, csvs, rows, daily, spike, huge, huge_changes = pool.submit(
+            generate_all, root / "data", n, factor
+        ).result()
+    print(
+        f"generate full: {rows:,} rows, {sum(p.stat().st_size for p in csvs.values()) / 1e9:.2f} GB of CSV, "
+        f"and the updates, in {time.monotonic() - started:.1f} s (0 when reused)"
+    )
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
         baseline_seconds, baseline_mb = pool.submit(baseline_in_process, root / "baseline.duckdb", csvs).result()
     print(f"full load, plain DuckDB read_csv (baseline): {baseline_seconds:.1f} s, peak memory {baseline_mb:,.0f} MB")
@@ -338,12 +386,16 @@ def run(scale: str, root: Path) -> None:
             timing = timed_job(instance, zip_path, database, work)
             core_seconds[label] = timed_core(zip_path, root / "core.duckdb", work)
             overhead = (timing.seconds - core_seconds[label]) / max(timing.steps, 1)
-            print(f"{label} ({zip_path.name}): end to end {timing.seconds:.2f} s, database work {core_seconds[label]:.2f} s, "
-                  f"{timing.steps} steps, overhead {overhead * 1000:.0f} ms per step  (goals: daily <= 3 s, <= 70 ms per step)")
+            print(
+                f"{label} ({zip_path.name}): end to end {timing.seconds:.2f} s, database work {core_seconds[label]:.2f} s, "
+                f"{timing.steps} steps, overhead {overhead * 1000:.0f} ms per step  (goals: daily <= 3 s, <= 70 ms per step)"
+            )
             print(f"{label} phases: {timing.describe()}")
         huge_timing = timed_job(instance, huge, database, work)
-        print(f"huge update ({sum(d + i for d, i in huge_changes.values()):,} rows): {huge_timing.seconds:.1f} s, "
-              f"{huge_timing.steps} steps; against the full load: {huge_timing.seconds / full.seconds:.2f}  (goal <= 0.5)")
+        print(
+            f"huge update ({sum(d + i for d, i in huge_changes.values()):,} rows): {huge_timing.seconds:.1f} s, "
+            f"{huge_timing.steps} steps; against the full load: {huge_timing.seconds / full.seconds:.2f}  (goal <= 0.5)"
+        )
         print(f"huge update phases: {huge_timing.describe()}")
     # The same daily update on a small database: its database time should not grow with the database.
     small = root / "small"
@@ -353,18 +405,24 @@ def run(scale: str, root: Path) -> None:
     timed_core(small_full, small / "kbo.duckdb", work)
     shutil.copy(small / "kbo.duckdb", small / "cli.duckdb")
     small_core = timed_core(small_daily, small / "kbo.duckdb", work)
-    print(f"daily update database work on a 2,000-enterprise database: {small_core:.2f} s; "
-          f"{scale} database / 2,000-enterprise database: {core_seconds['daily update'] / small_core:.2f}  (goal <= 2)")
+    print(
+        f"daily update database work on a 2,000-enterprise database: {small_core:.2f} s; "
+        f"{scale} database / 2,000-enterprise database: {core_seconds['daily update'] / small_core:.2f}  (goal <= 2)"
+    )
     command, run_seconds = timed_command(small_daily, small / "cli.duckdb", work)
-    print(f"kbo import of the daily update (2,000-enterprise database): command {command:.2f} s, its run {run_seconds:.2f} s, "
-          f"start-up and teardown {command - run_seconds:.2f} s  (goal <= 1.5)")
+    print(
+        f"kbo import of the daily update (2,000-enterprise database): command {command:.2f} s, its run {run_seconds:.2f} s, "
+        f"start-up and teardown {command - run_seconds:.2f} s  (goal <= 1.5)"
+    )
     print(f"peak memory of the importing process (all of the above): {peak_memory_mb():,.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kbo bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (default: a temporary one)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="work in this folder and keep it (default: a temporary one)"
+    )
     args = parser.parse_args(argv)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)

@@ -17,51 +17,140 @@ from pathlib import Path
 
 from kbo_pipeline.core.entities import CHILD_TABLES, CODE, ENTITIES, ENTITY_BY_TABLE
 
-SURNAMES = ["Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "De Smet",
-            "Dubois", "Lambert", "Lefèvre", "Müller", "Van den Broeck", "D'Hondt", "Çelik", "Nguyễn", "Callebaut",
-            "De Groote", "Vandenbussche", "Øster"]
-FIRST_NAMES = ["Brenda", "Vicky", "Jessica", "Luc", "Marie", "Jean-Pierre", "Anaïs", "Björn", "Zoë", "Mohammed",
-               "Sofie", "Geert", "Élodie", "Jürgen"]
-COMPANY_WORDS = ["Bakkerij 't Hoekske", 'Brasserie "Le Coq"', "Société Générale de Béton", "Jansen & Zonen",
-                 "Élan Consulting, BV", "Immo De Linde", "Garage Ötzi", "L'Atelier du Pain", "Tech, Data & More",
-                 "Zorgcentrum Sint-Jozef", "Les Amis de l'Été", "Brouwerij Het Anker", "Κάφε Athena",
-                 "Robert'); DROP TABLE enterprise;--"]
-STREETS = [("Leuvenstraat", "Leuvenstraat"), ("Grote Markt", "Grand-Place"), ("Kerkstraat", "Rue de l'Église"),
-           ("Stationsstraat", "Rue de la Gare"), ("Chaussée de Waterloo", "Chaussée de Waterloo")]
-TOWNS = [("2000", "Antwerpen", "Anvers"), ("1000", "Brussel", "Bruxelles"), ("9000", "Gent", "Gand"),
-         ("4000", "Luik", "Liège"), ("8000", "Brugge", "Bruges"), ("3000", "Leuven", "Louvain")]
+SURNAMES = [
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "Jacobs",
+    "Mertens",
+    "Willems",
+    "Claes",
+    "Goossens",
+    "Wouters",
+    "De Smet",
+    "Dubois",
+    "Lambert",
+    "Lefèvre",
+    "Müller",
+    "Van den Broeck",
+    "D'Hondt",
+    "Çelik",
+    "Nguyễn",
+    "Callebaut",
+    "De Groote",
+    "Vandenbussche",
+    "Øster",
+]
+FIRST_NAMES = [
+    "Brenda",
+    "Vicky",
+    "Jessica",
+    "Luc",
+    "Marie",
+    "Jean-Pierre",
+    "Anaïs",
+    "Björn",
+    "Zoë",
+    "Mohammed",
+    "Sofie",
+    "Geert",
+    "Élodie",
+    "Jürgen",
+]
+COMPANY_WORDS = [
+    "Bakkerij 't Hoekske",
+    'Brasserie "Le Coq"',
+    "Société Générale de Béton",
+    "Jansen & Zonen",
+    "Élan Consulting, BV",
+    "Immo De Linde",
+    "Garage Ötzi",
+    "L'Atelier du Pain",
+    "Tech, Data & More",
+    "Zorgcentrum Sint-Jozef",
+    "Les Amis de l'Été",
+    "Brouwerij Het Anker",
+    "Κάφε Athena",
+    "Robert'); DROP TABLE enterprise;--",
+]
+STREETS = [
+    ("Leuvenstraat", "Leuvenstraat"),
+    ("Grote Markt", "Grand-Place"),
+    ("Kerkstraat", "Rue de l'Église"),
+    ("Stationsstraat", "Rue de la Gare"),
+    ("Chaussée de Waterloo", "Chaussée de Waterloo"),
+]
+TOWNS = [
+    ("2000", "Antwerpen", "Anvers"),
+    ("1000", "Brussel", "Bruxelles"),
+    ("9000", "Gent", "Gand"),
+    ("4000", "Luik", "Liège"),
+    ("8000", "Brugge", "Bruges"),
+    ("3000", "Leuven", "Louvain"),
+]
 NACE = ["62010", "56101", "47110", "10711", "41201", "70220", "86210", "90201", "14100", "96021"]
 LEGAL_FORMS = ["014", "015", "017", "030", "610", "612"]
 
 CODES = [
-    ("ActivityGroup", "001", "FR", "Activités TVA"), ("ActivityGroup", "001", "NL", "BTW-activiteiten"),
-    ("ActivityGroup", "003", "FR", "Activités ONSS"), ("ActivityGroup", "003", "NL", "RSZ-activiteiten"),
-    ("ActivityGroup", "006", "FR", "Activités en tant qu'employeur"), ("ActivityGroup", "006", "NL", "Werkgeversactiviteiten"),
-    ("Classification", "MAIN", "FR", "Principale"), ("Classification", "MAIN", "NL", "Hoofdactiviteit"),
-    ("Classification", "SECO", "FR", "Secondaire"), ("Classification", "SECO", "NL", "Nevenactiviteit"),
-    ("Classification", "ANCI", "FR", "Auxiliaire"), ("Classification", "ANCI", "NL", "Hulpactiviteit"),
-    ("ContactType", "TEL", "FR", "Numéro de téléphone"), ("ContactType", "TEL", "NL", "Telefoonnummer"),
-    ("ContactType", "EMAIL", "FR", "E-mail"), ("ContactType", "EMAIL", "NL", "E-mail"),
-    ("ContactType", "WEB", "FR", "Adresse web"), ("ContactType", "WEB", "NL", "Webadres"),
-    ("EntityContact", "ENT", "FR", "Entité"), ("EntityContact", "ENT", "NL", "Entiteit"),
-    ("EntityContact", "EST", "FR", "Unité d'établissement"), ("EntityContact", "EST", "NL", "Vestigingseenheid"),
-    ("JuridicalForm", "014", "FR", "Société anonyme"), ("JuridicalForm", "014", "NL", "Naamloze vennootschap"),
-    ("JuridicalForm", "610", "FR", "Société à responsabilité limitée"), ("JuridicalForm", "610", "NL", "Besloten vennootschap"),
-    ("JuridicalForm", "017", "FR", "Association sans but lucratif"), ("JuridicalForm", "017", "NL", "Vereniging zonder winstoogmerk"),
-    ("JuridicalSituation", "000", "FR", "Situation normale"), ("JuridicalSituation", "000", "NL", "Normale toestand"),
-    ("JuridicalSituation", "012", "FR", "Ouverture de faillite"), ("JuridicalSituation", "012", "NL", "Opening faillissement"),
-    ("Language", "0", "FR", "Inconnu"), ("Language", "1", "FR", "Français"), ("Language", "2", "FR", "Néerlandais"),
-    ("Language", "3", "FR", "Allemand"), ("Language", "4", "FR", "Anglais"), ("Language", "2", "NL", "Nederlands"),
-    ("Status", "AC", "FR", "Actif"), ("Status", "AC", "NL", "Actief"),
-    ("TypeOfAddress", "REGO", "FR", "Siège"), ("TypeOfAddress", "REGO", "NL", "Zetel"),
-    ("TypeOfAddress", "BAET", "FR", "Unité d'établissement"), ("TypeOfAddress", "BAET", "NL", "Vestigingseenheid"),
-    ("TypeOfDenomination", "001", "FR", "Dénomination"), ("TypeOfDenomination", "001", "NL", "Maatschappelijke naam"),
-    ("TypeOfDenomination", "002", "FR", "Abréviation"), ("TypeOfDenomination", "002", "NL", "Afkorting"),
-    ("TypeOfDenomination", "003", "FR", "Dénomination commerciale"), ("TypeOfDenomination", "003", "NL", "Commerciële naam"),
-    ("TypeOfEnterprise", "1", "FR", "Personne physique"), ("TypeOfEnterprise", "1", "NL", "Natuurlijk persoon"),
-    ("TypeOfEnterprise", "2", "FR", "Personne morale"), ("TypeOfEnterprise", "2", "NL", "Rechtspersoon"),
-] + [("Nace2008", code, lang, f"{'Activité' if lang == 'FR' else 'Activiteit'} {code}") for code in NACE for lang in ("FR", "NL")]
-
+    ("ActivityGroup", "001", "FR", "Activités TVA"),
+    ("ActivityGroup", "001", "NL", "BTW-activiteiten"),
+    ("ActivityGroup", "003", "FR", "Activités ONSS"),
+    ("ActivityGroup", "003", "NL", "RSZ-activiteiten"),
+    ("ActivityGroup", "006", "FR", "Activités en tant qu'employeur"),
+    ("ActivityGroup", "006", "NL", "Werkgeversactiviteiten"),
+    ("Classification", "MAIN", "FR", "Principale"),
+    ("Classification", "MAIN", "NL", "Hoofdactiviteit"),
+    ("Classification", "SECO", "FR", "Secondaire"),
+    ("Classification", "SECO", "NL", "Nevenactiviteit"),
+    ("Classification", "ANCI", "FR", "Auxiliaire"),
+    ("Classification", "ANCI", "NL", "Hulpactiviteit"),
+    ("ContactType", "TEL", "FR", "Numéro de téléphone"),
+    ("ContactType", "TEL", "NL", "Telefoonnummer"),
+    ("ContactType", "EMAIL", "FR", "E-mail"),
+    ("ContactType", "EMAIL", "NL", "E-mail"),
+    ("ContactType", "WEB", "FR", "Adresse web"),
+    ("ContactType", "WEB", "NL", "Webadres"),
+    ("EntityContact", "ENT", "FR", "Entité"),
+    ("EntityContact", "ENT", "NL", "Entiteit"),
+    ("EntityContact", "EST", "FR", "Unité d'établissement"),
+    ("EntityContact", "EST", "NL", "Vestigingseenheid"),
+    ("JuridicalForm", "014", "FR", "Société anonyme"),
+    ("JuridicalForm", "014", "NL", "Naamloze vennootschap"),
+    ("JuridicalForm", "610", "FR", "Société à responsabilité limitée"),
+    ("JuridicalForm", "610", "NL", "Besloten vennootschap"),
+    ("JuridicalForm", "017", "FR", "Association sans but lucratif"),
+    ("JuridicalForm", "017", "NL", "Vereniging zonder winstoogmerk"),
+    ("JuridicalSituation", "000", "FR", "Situation normale"),
+    ("JuridicalSituation", "000", "NL", "Normale toestand"),
+    ("JuridicalSituation", "012", "FR", "Ouverture de faillite"),
+    ("JuridicalSituation", "012", "NL", "Opening faillissement"),
+    ("Language", "0", "FR", "Inconnu"),
+    ("Language", "1", "FR", "Français"),
+    ("Language", "2", "FR", "Néerlandais"),
+    ("Language", "3", "FR", "Allemand"),
+    ("Language", "4", "FR", "Anglais"),
+    ("Language", "2", "NL", "Nederlands"),
+    ("Status", "AC", "FR", "Actif"),
+    ("Status", "AC", "NL", "Actief"),
+    ("TypeOfAddress", "REGO", "FR", "Siège"),
+    ("TypeOfAddress", "REGO", "NL", "Zetel"),
+    ("TypeOfAddress", "BAET", "FR", "Unité d'établissement"),
+    ("TypeOfAddress", "BAET", "NL", "Vestigingseenheid"),
+    ("TypeOfDenomination", "001", "FR", "Dénomination"),
+    ("TypeOfDenomination", "001", "NL", "Maatschappelijke naam"),
+    ("TypeOfDenomination", "002", "FR", "Abréviation"),
+    ("TypeOfDenomination", "002", "NL", "Afkorting"),
+    ("TypeOfDenomination", "003", "FR", "Dénomination commerciale"),
+    ("TypeOfDenomination", "003", "NL", "Commerciële naam"),
+    ("TypeOfEnterprise", "1", "FR", "Personne physique"),
+    ("TypeOfEnterprise", "1", "NL", "Natuurlijk persoon"),
+    ("TypeOfEnterprise", "2", "FR", "Personne morale"),
+    ("TypeOfEnterprise", "2", "NL", "Rechtspersoon"),
+] + [
+    ("Nace2008", code, lang, f"{'Activité' if lang == 'FR' else 'Activiteit'} {code}")
+    for code in NACE
+    for lang in ("FR", "NL")
+]
 
 
 def check_digits(base: int) -> int:
@@ -110,49 +199,108 @@ class SampleGenerator:
     def _denominations(self, number: str, natural: bool) -> list[dict]:
         rng = self.rng
         if natural:
-            return [{"entity_number": number, "language": "0", "type_of_denomination": "001",
-                     "denomination": f"{rng.choice(SURNAMES)}, {rng.choice(FIRST_NAMES)}"}]
+            return [
+                {
+                    "entity_number": number,
+                    "language": "0",
+                    "type_of_denomination": "001",
+                    "denomination": f"{rng.choice(SURNAMES)}, {rng.choice(FIRST_NAMES)}",
+                }
+            ]
         name = f"{rng.choice(COMPANY_WORDS)} {rng.randint(1, 999)}"
-        rows = [{"entity_number": number, "language": rng.choice("2211"), "type_of_denomination": "001", "denomination": name}]
+        rows = [
+            {
+                "entity_number": number,
+                "language": rng.choice("2211"),
+                "type_of_denomination": "001",
+                "denomination": name,
+            }
+        ]
         if rng.random() < 0.3:  # bilingual legal names: the Dutch one wins, the French one is kept beside it
             other = "1" if rows[0]["language"] == "2" else "2"
-            rows.append({"entity_number": number, "language": other, "type_of_denomination": "001", "denomination": name + " (bis)"})
+            rows.append(
+                {
+                    "entity_number": number,
+                    "language": other,
+                    "type_of_denomination": "001",
+                    "denomination": name + " (bis)",
+                }
+            )
         if rng.random() < 0.3:
-            rows.append({"entity_number": number, "language": "2", "type_of_denomination": rng.choice(["002", "003"]),
-                         "denomination": name[:12].upper()})
+            rows.append(
+                {
+                    "entity_number": number,
+                    "language": "2",
+                    "type_of_denomination": rng.choice(["002", "003"]),
+                    "denomination": name[:12].upper(),
+                }
+            )
         if rng.random() < 0.05:
-            rows.append({"entity_number": number, "language": "3", "type_of_denomination": "001", "denomination": name + " GmbH"})
+            rows.append(
+                {
+                    "entity_number": number,
+                    "language": "3",
+                    "type_of_denomination": "001",
+                    "denomination": name + " GmbH",
+                }
+            )
         if rng.random() < 0.03:  # a long name, as real data has (up to 320 characters)
-            rows.append({"entity_number": number, "language": "4", "type_of_denomination": "003", "denomination": ("Long " * 64)[:320]})
+            rows.append(
+                {
+                    "entity_number": number,
+                    "language": "4",
+                    "type_of_denomination": "003",
+                    "denomination": ("Long " * 64)[:320],
+                }
+            )
         return rows
 
     def _address(self, number: str, kind: str) -> dict:
         rng = self.rng
         street = rng.choice(STREETS)
         town = rng.choice(TOWNS)
-        return {"entity_number": number, "type_of_address": kind, "country_nl": None, "country_fr": None,
-                "zipcode": town[0], "municipality_nl": town[1], "municipality_fr": town[2], "street_nl": street[0],
-                "street_fr": street[1], "house_number": str(rng.randint(1, 250)),
-                "box": rng.choice([None, "", "A", "22", "0001"]), "extra_address_info": rng.choice(["", None]),
-                "date_striking_off": self._date(2020, 2025) if rng.random() < 0.05 else None}
+        return {
+            "entity_number": number,
+            "type_of_address": kind,
+            "country_nl": None,
+            "country_fr": None,
+            "zipcode": town[0],
+            "municipality_nl": town[1],
+            "municipality_fr": town[2],
+            "street_nl": street[0],
+            "street_fr": street[1],
+            "house_number": str(rng.randint(1, 250)),
+            "box": rng.choice([None, "", "A", "22", "0001"]),
+            "extra_address_info": rng.choice(["", None]),
+            "date_striking_off": self._date(2020, 2025) if rng.random() < 0.05 else None,
+        }
 
     def _contacts(self, number: str, entity_contact: str) -> list[dict]:
         rng = self.rng
         rows = []
-        for kind, value in (("TEL", f"0{rng.randint(2, 9)}/{rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}"),
-                            ("EMAIL", f"info{rng.randint(1, 99)}@example.be"), ("WEB", "www.example.be"),
-                            ("FAX", f"0{rng.randint(2, 9)}/{rng.randint(100, 999)}")):
+        for kind, value in (
+            ("TEL", f"0{rng.randint(2, 9)}/{rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}"),
+            ("EMAIL", f"info{rng.randint(1, 99)}@example.be"),
+            ("WEB", "www.example.be"),
+            ("FAX", f"0{rng.randint(2, 9)}/{rng.randint(100, 999)}"),
+        ):
             if rng.random() < 0.3:
-                rows.append({"entity_number": number, "entity_contact": entity_contact, "contact_type": kind, "value": value})
+                rows.append(
+                    {"entity_number": number, "entity_contact": entity_contact, "contact_type": kind, "value": value}
+                )
         return rows
 
     def _activities(self, number: str) -> list[dict]:
         rng = self.rng
         rows, seen = [], set()
         for index in range(rng.randint(0, 6)):
-            row = {"entity_number": number, "activity_group": rng.choice(["001", "003", "006"]),
-                   "nace_version": rng.choice(["2008", "2025"]), "nace_code": rng.choice(NACE),
-                   "classification": "MAIN" if index == 0 else rng.choice(["SECO", "ANCI"])}
+            row = {
+                "entity_number": number,
+                "activity_group": rng.choice(["001", "003", "006"]),
+                "nace_version": rng.choice(["2008", "2025"]),
+                "nace_code": rng.choice(NACE),
+                "classification": "MAIN" if index == 0 else rng.choice(["SECO", "ANCI"]),
+            }
             row["id"] = "_".join(row[k] for k in ("entity_number", "activity_group", "nace_version", "nace_code"))
             if row["id"] not in seen:
                 seen.add(row["id"])
@@ -161,11 +309,15 @@ class SampleGenerator:
 
     def _enterprise_row(self, number: str, natural: bool) -> dict:
         rng = self.rng
-        return {"entity_number": number, "status": "AC", "juridical_situation": rng.choice(["000"] * 9 + ["012"]),
-                "type_of_enterprise": "1" if natural else "2",
-                "juridical_form": None if natural else rng.choice(LEGAL_FORMS),
-                "juridical_form_cac": None if natural or rng.random() < 0.8 else "610",
-                "start_date": self._date()}
+        return {
+            "entity_number": number,
+            "status": "AC",
+            "juridical_situation": rng.choice(["000"] * 9 + ["012"]),
+            "type_of_enterprise": "1" if natural else "2",
+            "juridical_form": None if natural else rng.choice(LEGAL_FORMS),
+            "juridical_form_cac": None if natural or rng.random() < 0.8 else "610",
+            "start_date": self._date(),
+        }
 
     def new_enterprise(self) -> str:
         reg = self.register
@@ -195,8 +347,14 @@ class SampleGenerator:
         unit.children["contact"] = self._contacts(number, "EST")
         unit.children["activity"] = self._activities(number)
         if self.rng.random() < 0.3:
-            unit.children["denomination"] = [{"entity_number": number, "language": "2", "type_of_denomination": "003",
-                                              "denomination": f"{self.rng.choice(COMPANY_WORDS)} filiaal"}]
+            unit.children["denomination"] = [
+                {
+                    "entity_number": number,
+                    "language": "2",
+                    "type_of_denomination": "003",
+                    "denomination": f"{self.rng.choice(COMPANY_WORDS)} filiaal",
+                }
+            ]
         reg.establishments[number] = unit
         return number
 
@@ -227,8 +385,23 @@ class SampleGenerator:
             touched[table].add(key)
 
         for _ in range(changes):
-            kind = rng.choice(["new", "cease", "enterprise", "denomination", "denomination", "address", "contact",
-                               "activity", "activity", "establishment", "close_establishment", "branch", "noop"])
+            kind = rng.choice(
+                [
+                    "new",
+                    "cease",
+                    "enterprise",
+                    "denomination",
+                    "denomination",
+                    "address",
+                    "contact",
+                    "activity",
+                    "activity",
+                    "establishment",
+                    "close_establishment",
+                    "branch",
+                    "noop",
+                ]
+            )
             numbers = list(reg.enterprises)
             number = rng.choice(numbers) if numbers else None
             if kind == "new" or number is None:
@@ -298,7 +471,11 @@ class SampleGenerator:
                 else:
                     branch_id = unit_number(reg.next_branch)
                     reg.next_branch += rng.randint(1, 500)
-                    reg.branches[branch_id] = {"id": branch_id, "start_date": self._date(2000), "enterprise_number": number}
+                    reg.branches[branch_id] = {
+                        "id": branch_id,
+                        "start_date": self._date(2000),
+                        "enterprise_number": number,
+                    }
                     touched["branch"].add(branch_id)
             else:  # a delete key that matches nothing: a no-op, as real updates have
                 deletes["contact"].add(enterprise_number(1))
@@ -338,8 +515,13 @@ def code_csv() -> str:
 
 
 def meta_csv(number: int, extract_type: str, snapshot: date, timestamp: datetime) -> str:
-    rows = [("SnapshotDate", snapshot.strftime("%d-%m-%Y")), ("ExtractTimestamp", timestamp.strftime("%d-%m-%Y %H:%M:%S")),
-            ("ExtractType", extract_type), ("ExtractNumber", str(number)), ("Version", "1.0.0")]
+    rows = [
+        ("SnapshotDate", snapshot.strftime("%d-%m-%Y")),
+        ("ExtractTimestamp", timestamp.strftime("%d-%m-%Y %H:%M:%S")),
+        ("ExtractType", extract_type),
+        ("ExtractNumber", str(number)),
+        ("Version", "1.0.0"),
+    ]
     return csv_text(["Variable", "Value"], [[f'"{k}"', f'"{v}"'] for k, v in rows])
 
 
@@ -375,8 +557,10 @@ def write_samples(
         number = first_number + index
         day = published + timedelta(days=index)
         extract_type = "full" if index == 0 else "update"
-        members = {"meta.csv": meta_csv(number, extract_type, day - timedelta(days=1), datetime.combine(day, time(7, 40, 18))),
-                   "code.csv": code_csv()}
+        members = {
+            "meta.csv": meta_csv(number, extract_type, day - timedelta(days=1), datetime.combine(day, time(7, 40, 18))),
+            "code.csv": code_csv(),
+        }
         if extract_type == "full":
             for table, rows in generator.full(enterprises).items():
                 members[f"{table}.csv"] = entity_csv(table, rows)

@@ -50,7 +50,9 @@ def portal_client(timeout: float = 120) -> "PortalClient":
     try:
         max_bytes = int(os.environ.get("KBO_PORTAL_MAX_BYTES", DEFAULT_MAX_DOWNLOAD_BYTES))
     except ValueError:
-        raise PortalError(f"KBO_PORTAL_MAX_BYTES must be a number of bytes, not {os.environ['KBO_PORTAL_MAX_BYTES']!r}") from None
+        raise PortalError(
+            f"KBO_PORTAL_MAX_BYTES must be a number of bytes, not {os.environ['KBO_PORTAL_MAX_BYTES']!r}"
+        ) from None
     allow_http = os.environ.get("KBO_PORTAL_ALLOW_HTTP", "").lower() in ("1", "true", "yes", "on")
     return PortalClient(base, username, password, timeout=timeout, allow_http=allow_http, max_download_bytes=max_bytes)
 
@@ -71,7 +73,9 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         target = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
         if (target.scheme, target.netloc) != self.origin:
-            raise PortalError(f"the portal redirected to {target.scheme}://{target.netloc}, not its own {'://'.join(self.origin)}: refusing")
+            raise PortalError(
+                f"the portal redirected to {target.scheme}://{target.netloc}, not its own {'://'.join(self.origin)}: refusing"
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -102,7 +106,9 @@ class PortalClient:
     def login(self) -> None:
         self.jar.clear()
         form = urllib.parse.urlencode({"j_username": self.username, "j_password": self.password, "submit": "Login"})
-        request = urllib.request.Request(f"{self.base}/static/j_spring_security_check", data=form.encode(), method="POST")
+        request = urllib.request.Request(
+            f"{self.base}/static/j_spring_security_check", data=form.encode(), method="POST"
+        )
         try:
             with self._login_opener.open(request, timeout=self.timeout) as response:
                 status = response.status
@@ -111,7 +117,9 @@ class PortalClient:
         except urllib.error.URLError as exc:
             raise PortalUnreachable(f"cannot reach the portal at {self.base}: {exc.reason}") from None
         if status not in (200, 302) or not len(self.jar):
-            raise PortalError(f"login to {self.base} failed (HTTP {status}, no session cookie): check KBO_USERNAME and KBO_PASSWORD")
+            raise PortalError(
+                f"login to {self.base} failed (HTTP {status}, no session cookie): check KBO_USERNAME and KBO_PASSWORD"
+            )
         self._get(f"{self.base}/signup?form=&lang=en").close()
         self._logged_in = True
 
@@ -178,7 +186,10 @@ class PortalClient:
         partial = folder / f".{name}.part"
 
         def attempt():
-            with self._get(f"{self.base}/affiliation/xml/files/{urllib.parse.quote(name)}") as response, open(partial, "wb") as out:
+            with (
+                self._get(f"{self.base}/affiliation/xml/files/{urllib.parse.quote(name)}") as response,
+                open(partial, "wb") as out,
+            ):
                 self._copy_checked(name, response, out)
             return partial
 
@@ -209,7 +220,11 @@ def wanted_extracts(offered: list[str], landing: Path, latest_applied: int | Non
     if latest_applied is None:
         fulls = [number for (number, kind), _ in parsed if kind == "full"]
         start = max(fulls) if fulls else min((number for (number, _), _ in parsed), default=0)
-        keep = [name for (number, kind), name in parsed if number > start or (number == start and (kind == "full" or not fulls))]
+        keep = [
+            name
+            for (number, kind), name in parsed
+            if number > start or (number == start and (kind == "full" or not fulls))
+        ]
     else:
         keep = [name for (number, kind), name in parsed if number > latest_applied and kind == "update"]
     present = {p.name for p in landing.glob("*.zip")} if landing.is_dir() else set()
