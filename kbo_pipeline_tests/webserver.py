@@ -30,8 +30,8 @@ class Webserver:
             [dagster, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=cwd,
             env={**os.environ, **env},
-            stdout=open(log, "w"),
-            stderr=subprocess.STDOUT,  # noqa: SIM115 - the child writes it
+            stdout=open(log, "w"),  # noqa: SIM115 - the child writes it; closed when this process ends
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends the webserver, daemon and code servers
         )
         self._wait_until_up()
