@@ -21,7 +21,7 @@ from kbo_pipeline.core.extract import (
     work_folder,
 )
 from kbo_pipeline.core.finalize import FinalizeResult, finalize_job
-from kbo_pipeline.core.jobs import JobStart, begin_job, record_failure
+from kbo_pipeline.core.jobs import JobAction, JobStart, begin_job, record_failure
 from kbo_pipeline.core.ledger import latest_applied
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import StagedPart, is_staged, stage_extract, staged_parts
@@ -36,7 +36,7 @@ def prepare(
     try:
         extract = read_extract(zip_path)
         start = begin_job(conn, extract, run_id)
-        if start.action == "replace" and work_dir is not None:
+        if start.action == JobAction.REPLACE and work_dir is not None:
             remove_job_files(conn, extract.number, work_dir)
         return extract, start
     except ExtractError as exc:

@@ -6,6 +6,7 @@ What has been applied is read from the database's own ledger, never from the Dag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import duckdb
 
@@ -15,15 +16,38 @@ from kbo_pipeline.core.ledger import UNFINISHED_JOBS, JobStatus, latest_applied
 from kbo_pipeline.core.rollback import drop_job_staging, undo_extract_rows
 
 
+class JobAction(StrEnum):
+    """What begin_job decided for an extract."""
+
+    NEW = "new"
+    RESUME = "resume"  # same bytes as an unfinished job: carry on where it stopped
+    REPLACE = "replace"  # other bytes for an unfinished job: undo it and start again
+    ALREADY_APPLIED = "already_applied"  # applied, or older than the latest applied: nothing to do
+
+
 @dataclass(frozen=True)
 class JobStart:
     job_id: int | None
-    action: str  # new | resume | replace | already_applied
+    action: JobAction
     message: str
 
     @property
     def needs_work(self) -> bool:
-        return self.action != "already_applied"
+        return self.action != JobAction.ALREADY_APPLIED
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """What passes from step to step of one import (extract, staging, plan, complete, finalize): the
+    validated extract and the job begin_job started for it."""
+
+    extract: Extract
+    job_id: int | None
+    action: JobAction
+
+    @property
+    def needs_work(self) -> bool:
+        return self.action != JobAction.ALREADY_APPLIED
 
 
 def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
@@ -69,13 +93,13 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
         ).fetchone()
         if existing and existing[1] == JobStatus.COMPLETED:
             return JobStart(
-                existing[0], "already_applied", f"extract {extract.number} is already applied: nothing to do"
+                existing[0], JobAction.ALREADY_APPLIED, f"extract {extract.number} is already applied: nothing to do"
             )
         applied = latest_applied(conn)
         if applied is not None and extract.number <= applied:
             return JobStart(
                 None,
-                "already_applied",
+                JobAction.ALREADY_APPLIED,
                 f"extract {extract.number} is older than the latest applied extract {applied}: nothing to do",
             )
         _check_sequence(conn, extract)
@@ -96,7 +120,7 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
                 "$snapshot, $timestamp, $file_name, $sha, $staging, current_timestamp, $run_id)",
                 {**values, "job_id": job_id, "staging": JobStatus.STAGING},
             )
-            return JobStart(job_id, "new", f"extract {extract.number}: new import job {job_id}")
+            return JobStart(job_id, JobAction.NEW, f"extract {extract.number}: new import job {job_id}")
         job_id, status, sha = existing
         if sha == extract.sha256 and status != JobStatus.ROLLED_BACK:
             conn.execute(
@@ -104,7 +128,9 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
                 "error_message = NULL, dagster_run_id = $run_id WHERE job_id = $job_id",
                 {"job_id": job_id, "run_id": run_id, "staging": JobStatus.STAGING, "processing": JobStatus.PROCESSING},
             )
-            return JobStart(job_id, "resume", f"extract {extract.number}: resuming import job {job_id} ({status})")
+            return JobStart(
+                job_id, JobAction.RESUME, f"extract {extract.number}: resuming import job {job_id} ({status})"
+            )
         _reset_job(conn, job_id, extract.number)
         conn.execute(
             "UPDATE import_jobs SET extract_type = $type, snapshot_date = $snapshot, extract_timestamp = $timestamp, "
@@ -115,7 +141,7 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
             {**{k: v for k, v in values.items() if k != "number"}, "job_id": job_id, "staging": JobStatus.STAGING},
         )
         return JobStart(
-            job_id, "replace", f"extract {extract.number}: a new file replaces the {status} import job {job_id}"
+            job_id, JobAction.REPLACE, f"extract {extract.number}: a new file replaces the {status} import job {job_id}"
         )
 
 

@@ -76,16 +76,20 @@ def check_drift(file_name: str, drifts: list[Drift], accept: bool) -> None:
         )
 
 
-def job_drift(conn: duckdb.DuckDBPyConnection, job_id: int) -> dict[str, dict]:
+def job_drift(conn: duckdb.DuckDBPyConnection, job_id: int) -> dict[str, Drift]:
     """The drift report a reconciled Full recorded, by table ({} for anything else)."""
     row = conn.execute("SELECT drift_report FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}).fetchone()
-    return {d["table"]: d for d in json.loads(row[0])} if row and row[0] else {}
+    if not row or not row[0]:
+        return {}
+    fields = Drift.__dataclass_fields__
+    drifts = (Drift(**{k: v for k, v in d.items() if k in fields}) for d in json.loads(row[0]))
+    return {d.table: d for d in drifts}
 
 
-def drift_warnings(drifts: dict[str, dict]) -> list[str]:
+def drift_warnings(drifts: dict[str, Drift]) -> list[str]:
     return [
-        f"{d['table']}: the Full differs from the database in {d['changed_keys']:,} of {d['current_keys']:,} keys "
-        f"({d['ratio']:.1%}): rows the updates had missed"
+        f"{d.table}: the Full differs from the database in {d.changed_keys:,} of {d.current_keys:,} keys "
+        f"({d.ratio:.1%}): rows the updates had missed"
         for d in drifts.values()
-        if d["ratio"] > WARN_DRIFT
+        if d.ratio > WARN_DRIFT
     ]

@@ -17,8 +17,9 @@ from dagster import (
 from pydantic import Field
 
 from kbo_pipeline.core.entities import TABLES
-from kbo_pipeline.core.extract import Extract, partition_key_for
+from kbo_pipeline.core.extract import partition_key_for
 from kbo_pipeline.core.importer import finish, prepare, stage
+from kbo_pipeline.core.jobs import ImportJob
 from kbo_pipeline.core.reconcile import drift_warnings, job_drift
 from kbo_pipeline.defs.ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
@@ -67,13 +68,13 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
     # staged already unpacks nothing.
     members = "\n".join(f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} |" for m in extract.members)
     return Output(
-        {"extract": extract, "job_id": start.job_id, "action": start.action},
+        ImportJob(extract, start.job_id, start.action),
         metadata={
             "extract_number": extract.number,
             "extract_type": extract.extract_type,
             "snapshot_date": extract.snapshot_date.isoformat(),
             "job_id": start.job_id if start.job_id is not None else -1,
-            "action": start.action,
+            "action": start.action.value,
             "zip_bytes": extract.path.stat().st_size,
             "csv_bytes": sum(m.uncompressed_bytes for m in extract.members),
             "sha256": extract.sha256,
@@ -90,32 +91,36 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
     partitions_def=extract_partitions,
 )
 def kbo_staging(
-    context: AssetExecutionContext, config: StagingConfig, kbo_extract: dict, kbo_db: KboDatabase, kbo_paths: KboPaths
+    context: AssetExecutionContext,
+    config: StagingConfig,
+    kbo_extract: ImportJob,
+    kbo_db: KboDatabase,
+    kbo_paths: KboPaths,
 ):
     """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
-    extract: Extract = kbo_extract["extract"]
+    job = kbo_extract
     parts, drifts = [], {}
-    if kbo_extract["action"] != "already_applied":
+    if job.needs_work:
         for attempt in retrying(context.log):
             with attempt, kbo_db.get_connection() as conn:
                 parts = stage(
                     conn,
-                    extract,
-                    kbo_extract["job_id"],
+                    job.extract,
+                    job.job_id,
                     kbo_paths.work_dir,
                     config.batch_sizes,
                     config.tune_batch_sizes,
                     config.target_batch_seconds,
                     config.accept_drift,
                 )
-                drifts = job_drift(conn, kbo_extract["job_id"])
+                drifts = job_drift(conn, job.job_id)
         for warning in drift_warnings(drifts):
             context.log.warning(warning)
     by_part = {(p.table, p.operation): p for p in parts}
     for table in TABLES:
         deletes, inserts = by_part.get((table, "delete")), by_part.get((table, "insert"))
         yield Output(
-            {**kbo_extract, "table": table},
+            job,
             output_name=f"staging_{table}",
             metadata={
                 "delete_rows": deletes.rows if deletes else 0,
@@ -125,8 +130,8 @@ def kbo_staging(
                 "insert_batch_size": inserts.batch_size if inserts else 0,
                 **(
                     {
-                        "drift_keys": drifts[table]["changed_keys"],
-                        "drift_ratio": MetadataValue.float(drifts[table]["ratio"]),
+                        "drift_keys": drifts[table].changed_keys,
+                        "drift_ratio": MetadataValue.float(drifts[table].ratio),
                     }
                     if table in drifts
                     else {}
@@ -170,15 +175,16 @@ def applied_tables(**staged):
 def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths, **applied):
     """Refuse while a batch is unfinished; replace `code`, mark the job completed, drop its staging.
     Runs after the applied tables' blocking checks have passed."""
-    job = applied["enterprise"]
-    if job["action"] == "already_applied":
-        context.log.info(f"extract {job['extract_number']} is already applied: nothing changed")
+    job: ImportJob = applied["enterprise"]
+    number = job.extract.number
+    if not job.needs_work:
+        context.log.info(f"extract {number} is already applied: nothing changed")
         return Output(job, output_name="code", metadata={"changed": False})
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            final = finish(conn, job["job_id"], job["extract_number"], kbo_paths.work_dir)
+            final = finish(conn, job.job_id, number, kbo_paths.work_dir)
     context.log.info(
-        f"extract {job['extract_number']} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
+        f"extract {number} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
     )
     rows = "\n".join(
         f"| {t.table} | {t.rows_deleted:,} | {t.rows_inserted:,} | {t.current_rows:,} | {t.batches} | {t.seconds:.2f} |"
@@ -193,7 +199,7 @@ def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths:
             "rows_deleted": sum(t.rows_deleted for t in final.tables),
             "rows_inserted": sum(t.rows_inserted for t in final.tables),
             "summary": MetadataValue.md(
-                f"Extract {job['extract_number']}\n\n| table | deleted | inserted | current | batches | seconds |\n"
+                f"Extract {number}\n\n| table | deleted | inserted | current | batches | seconds |\n"
                 "|---|---:|---:|---:|---:|---:|\n" + rows
             ),
         },

@@ -9,24 +9,25 @@ from dagster import Config, DynamicOut, DynamicOutput, In, MetadataValue, Nothin
 from kbo_pipeline.core.batches import Batch, apply_batch, plan_batches
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.finalize import resolve_names, table_summaries
+from kbo_pipeline.core.jobs import ImportJob
 from kbo_pipeline.core.ledger import BatchStatus
 from kbo_pipeline.core.progress import job_progress
-from kbo_pipeline.core.rollback import rollback_extract
+from kbo_pipeline.core.rollback import RollbackResult, rollback_extract
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.step_errors import retrying
 from kbo_pipeline.sources.portal import portal_client
 
 
-@op(out={"batches": DynamicOut(Batch), "job": Out(dict)})
+@op(out={"batches": DynamicOut(Batch), "job": Out(ImportJob)})
 def kbo_plan_batches(context: OpExecutionContext, staged: list, kbo_db: KboDatabase):
     """One DynamicOutput per batch still to apply (a resumed job yields only the unfinished ones)."""
-    job = {k: v for k, v in staged[0].items() if k != "table"}
+    job: ImportJob = staged[0]  # the same job from every staging table
     batches = []
-    if job["action"] != "already_applied":
+    if job.needs_work:
         for attempt in retrying(context.log):
             with attempt, kbo_db.get_connection() as conn:
-                batches = plan_batches(conn, job["job_id"])
-    context.log.info(f"extract {job['extract'].number}: {len(batches)} batch step(s) to run")
+                batches = plan_batches(conn, job.job_id)
+    context.log.info(f"extract {job.extract.number}: {len(batches)} batch step(s) to run")
     for batch in batches:
         yield DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
     yield Output(job, output_name="job", metadata={"batches": len(batches)})
@@ -49,39 +50,32 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     )
 
 
-@op(ins={"batches_applied": In(Nothing)}, out={table: Out(dict) for table in TABLES})
-def kbo_complete_batches(context: OpExecutionContext, job: dict, kbo_db: KboDatabase):
+@op(ins={"batches_applied": In(Nothing)}, out={table: Out(ImportJob) for table in TABLES})
+def kbo_complete_batches(context: OpExecutionContext, job: ImportJob, kbo_db: KboDatabase):
     """After the batch steps: apply any batch no step ran, refuse while a batch is failed, resolve the
     primary names, and report each applied table (its asset materialization and its checks).
 
     After a run was terminated, Dagster's re-execution from failure re-runs the interrupted step but
     not the mapped steps that never started; this picks those up, each still its own transaction."""
-    extract = job["extract"]
-    value = {
-        "job_id": job["job_id"],
-        "action": job["action"],
-        "extract_number": extract.number,
-        "sha256": extract.sha256,
-    }
-    if job["action"] == "already_applied":
-        context.log.info(f"extract {job['extract'].number} is already applied: nothing changed")
+    if not job.needs_work:
+        context.log.info(f"extract {job.extract.number} is already applied: nothing changed")
         for table in TABLES:
-            yield Output(value, output_name=table, metadata={"changed": False})
+            yield Output(job, output_name=table, metadata={"changed": False})
         return
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            unstarted = plan_batches(conn, job["job_id"], statuses=(BatchStatus.PENDING, BatchStatus.PROCESSING))
+            unstarted = plan_batches(conn, job.job_id, statuses=(BatchStatus.PENDING, BatchStatus.PROCESSING))
             for batch in unstarted:
                 result = apply_batch(conn, batch)
                 context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
             if unstarted:
                 context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
-            names = resolve_names(conn, job["job_id"])
-            summaries = table_summaries(conn, job["job_id"])
-    context.log.info(f"extract {job['extract'].number}: all batches applied, {names} primary names resolved")
+            names = resolve_names(conn, job.job_id)
+            summaries = table_summaries(conn, job.job_id)
+    context.log.info(f"extract {job.extract.number}: all batches applied, {names} primary names resolved")
     for summary in summaries:
         yield Output(
-            value,
+            job,
             output_name=summary.table,
             metadata={
                 "rows_deleted": summary.rows_deleted,
@@ -101,7 +95,7 @@ class RollbackConfig(Config):
 @op
 def kbo_rollback_extract(
     context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase, kbo_paths: KboPaths
-) -> dict:
+) -> RollbackResult:
     """Undo one extract (the latest applied, or an unfinished newer one) in one transaction, and remove
     whatever of it is still unpacked."""
     for attempt in retrying(context.log):
@@ -119,7 +113,7 @@ def kbo_rollback_extract(
             "names_resolved": result.names_resolved,
         }
     )
-    return {"extract_number": result.extract_number, "job_id": result.job_id}
+    return result
 
 
 class FetchConfig(Config):
