@@ -16,7 +16,7 @@ from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failur
 from kbo_pipeline.core.database import connect_read_only, database_exists, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
-from kbo_pipeline.core.ledger_state import current_ledger
+from kbo_pipeline.core.ledger_state import LedgerState, current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
 from kbo_pipeline.errors import ConfigError, KboError
 from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, portal_settings
@@ -63,7 +63,7 @@ def run_import(
     from dagster import DagsterInstance
     from dagster._core.errors import DagsterError
 
-    from kbo_pipeline.cli.runs import ProgressBar, launch_import, step_errors
+    from kbo_pipeline.cli.runs import ProgressBar, launch_import, run_errors
 
     instance = DagsterInstance.get()
     report_dead_runs(instance)
@@ -85,7 +85,7 @@ def run_import(
                     instance, zip_path, database, batch_sizes=batch_sizes, log_level=level, accept_drift=accept_drift
                 ) as result,
             ):
-                success, run_id, errors = result.success, result.run_id, step_errors(result)
+                success, run_id, errors = result.success, result.run_id, run_errors(result)
         except DagsterError as exc:  # the run could not start, e.g. another import holds the database
             print(f"{zip_path.name}: FAILED: {root_cause(exc)}", file=sys.stderr)
             return 1
@@ -149,10 +149,10 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
 def run_fetch(database: str, landing: Path) -> int:
 
     base = portal_settings()[0]
-    state = current_ledger(database) or {}
+    state = current_ledger(database) or LedgerState(None)
     print(f"database: {database} (for what is applied), landing folder: {landing.resolve()}")
     try:
-        fetched = fetch_new(portal_client(), landing, state.get("latest_applied"))
+        fetched = fetch_new(portal_client(), landing, state.latest_applied)
     except PortalError as exc:
         print(f"fetch: {exc}", file=sys.stderr)
         return 1
@@ -173,7 +173,7 @@ def run_rollback(database: str, extract_number: int) -> int:
     settings.ensure_dagster_home()
     from dagster import DagsterInstance
 
-    from kbo_pipeline.cli.runs import launch_rollback, step_errors
+    from kbo_pipeline.cli.runs import launch_rollback, run_errors
 
     instance = DagsterInstance.get()
     report_dead_runs(instance)
@@ -181,7 +181,7 @@ def run_rollback(database: str, extract_number: int) -> int:
     with launch_rollback(instance, extract_number, database) as result:
         if not result.success:
             print(f"rollback of extract {extract_number}: FAILED (run {result.run_id})", file=sys.stderr)
-            for error in step_errors(result):
+            for error in run_errors(result):
                 print(f"  {error}", file=sys.stderr)
             return 1
         print(f"extract {extract_number} rolled back (run {result.run_id})")

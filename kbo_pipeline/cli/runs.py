@@ -60,7 +60,7 @@ def launch_import(
     )
 
 
-def step_errors(result: JobExecutionResult) -> list[str]:
+def run_errors(result: JobExecutionResult) -> list[str]:
     """The errors of a failed run: its failed steps', or the run's own (a resource that could not start)."""
     errors = []
     for event in result.all_events:

@@ -23,7 +23,7 @@ from kbo_pipeline.core.jobs import ImportJob
 from kbo_pipeline.core.reconcile import drift_warnings, job_drift
 from kbo_pipeline.defs.ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
-from kbo_pipeline.defs.step_errors import retrying
+from kbo_pipeline.defs.retries import retrying
 
 GROUP = "kbo"
 extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")

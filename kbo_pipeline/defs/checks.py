@@ -26,7 +26,7 @@ from kbo_pipeline.core.data_checks import (
 )
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
 from kbo_pipeline.defs.resources import KboDatabase
-from kbo_pipeline.defs.step_errors import retrying
+from kbo_pipeline.defs.retries import retrying
 
 _SEVERITY = {"error": AssetCheckSeverity.ERROR, "warn": AssetCheckSeverity.WARN}
 

@@ -14,7 +14,7 @@ from kbo_pipeline.core.ledger import BatchStatus
 from kbo_pipeline.core.progress import job_progress
 from kbo_pipeline.core.rollback import RollbackResult, rollback_extract
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
-from kbo_pipeline.defs.step_errors import retrying
+from kbo_pipeline.defs.retries import retrying
 from kbo_pipeline.sources.portal import portal_client
 
 

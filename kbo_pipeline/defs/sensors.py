@@ -19,7 +19,7 @@ from dagster import (
 
 from kbo_pipeline import settings
 from kbo_pipeline.core.extract import partition_key_for
-from kbo_pipeline.core.ledger_state import current_ledger
+from kbo_pipeline.core.ledger_state import LedgerState, current_ledger
 from kbo_pipeline.defs.assets import extract_partitions
 from kbo_pipeline.defs.run_monitor import reap_dead_runs
 from kbo_pipeline.sources.landing import choose_next, content_key, list_landing, remember, stable_files
@@ -37,7 +37,7 @@ def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -
     if state is None:
         context.update_cursor(new_cursor)
         return SkipReason(f"{database} is busy and has no ledger state file yet: trying again next tick")
-    decision = choose_next(ready, state)
+    decision = choose_next(ready, state.latest_applied)
     if decision.file is None:
         waiting = sorted({f.name for f in files} - {f.name for f in ready})
         note = f" ({len(waiting)} file(s) still being written: {', '.join(waiting)})" if waiting else ""
@@ -96,12 +96,12 @@ def build_portal_sensor(fetch_job):
         description="Downloads new extracts from the KBO open-data portal into the landing folder.",
     )
     def kbo_portal_sensor(context: SensorEvaluationContext):
-        state = current_ledger(settings.database_path()) or {}
+        state = current_ledger(settings.database_path()) or LedgerState(None)
         try:
             offered = portal_client(timeout=30).list_extracts()
         except PortalError as exc:
             return SkipReason(str(exc))
-        wanted = wanted_extracts(offered, settings.landing_dir(), state.get("latest_applied"))
+        wanted = wanted_extracts(offered, settings.landing_dir(), state.latest_applied)
         if not wanted:
             return SkipReason(f"nothing new on the portal ({len(offered)} extracts offered)")
         return [

@@ -38,7 +38,7 @@ from kbo_pipeline.core.entities import ENTITIES, ENTITY_BY_TABLE
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import csv_reader
-from kbo_pipeline.dev.sample import code_csv, extract_name, meta_csv
+from kbo_pipeline.dev.sample import NACE, code_csv, extract_name, meta_csv  # NACE: the codes code.csv describes
 
 # Rows per enterprise in the October 2025 Full (docs/extract-format.md): 1.9 M enterprises.
 FULL_ENTERPRISES = 1_900_000
@@ -60,7 +60,6 @@ DAILY = {
     "activity": (42, 425),
     "branch": (0, 0),
 }
-NACE = ["62010", "56101", "47110", "10711", "41201", "70220", "86210", "90201", "14100", "96021", "01110", "43320"]
 
 
 def _number_sql(base: str, establishment: bool) -> str:

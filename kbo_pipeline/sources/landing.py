@@ -58,9 +58,8 @@ class Decision:
     reason: str
 
 
-def choose_next(files: list[LandingFile], state: dict) -> Decision:
-    """The one extract to import next, given the ledger state (read_ledger's shape), or why none."""
-    latest = state.get("latest_applied")
+def choose_next(files: list[LandingFile], latest: int | None) -> Decision:
+    """The one extract to import next, given the latest applied extract (None: none yet), or why none."""
     if latest is None:
         fulls = [f for f in files if f.extract_type == "full"]
         if fulls:

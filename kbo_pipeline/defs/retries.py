@@ -1,4 +1,4 @@
-"""How the Dagster steps fail: transient errors (a lock held by another process, the network) are
+"""How the Dagster steps fail and retry: transient errors (a lock held by another process, the network) are
 tried again inside the step, with backoff; the project's final errors fail the step at once with their
 message alone; anything else (a bug) fails at once and keeps its traceback.
 
