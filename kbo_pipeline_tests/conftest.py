@@ -1,4 +1,3 @@
-import shutil
 from pathlib import Path
 
 import pytest
@@ -6,9 +5,6 @@ import pytest
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.dev.sample import write_samples
 from kbo_pipeline.settings import ensure_dagster_home
-
-FIXTURES = Path(__file__).parent / "fixtures"
-EXTRACT_147 = FIXTURES / "KboOpenData_0147_2025_10_12_Update.zip"
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +29,3 @@ def dagster_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "dagster_home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return ensure_dagster_home()
-
-
-def copy_to(path: Path, folder: Path, name: str | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy(path, folder / (name or path.name)))

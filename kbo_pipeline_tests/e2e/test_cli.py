@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance
 
-from .conftest import EXTRACT_147, copy_to
+from kbo_pipeline_tests.support.files import EXTRACT_147, copy_to
+from kbo_pipeline_tests.support.fulls import current_state, full_zip
+from kbo_pipeline_tests.support.terminal import run_on_a_terminal
 
 KBO = str(Path(sys.executable).with_name("kbo"))
 
@@ -94,8 +96,6 @@ def test_every_command_names_its_database_as_an_absolute_path_and_failures_read_
 
 
 def test_accept_drift_from_the_command_line(tmp_path, samples):
-    from .test_reconcile import current_state, full_zip
-
     database = tmp_path / "kbo.duckdb"
     assert kbo("import", "--database", str(database), str(samples[0]), cwd=tmp_path).returncode == 0
     with duckdb.connect(str(database)) as conn:
@@ -109,8 +109,6 @@ def test_accept_drift_from_the_command_line(tmp_path, samples):
 
 
 def test_a_bad_file_name_on_a_terminal_fails_without_a_traceback(tmp_path):
-    from .terminal import run_on_a_terminal
-
     bad = tmp_path / "extract-147.zip"
     bad.write_bytes(EXTRACT_147.read_bytes())
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KBO_")}, "DAGSTER_HOME": str(tmp_path / "home")}

@@ -13,8 +13,7 @@ import pytest
 
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import ENTITIES, TABLES
-
-from .checks import table_checksums
+from kbo_pipeline_tests.support.tables import table_checksums
 
 SIZES = [arg for t in TABLES for arg in ("--batch-size", f"{t}=3")]
 

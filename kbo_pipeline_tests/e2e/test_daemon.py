@@ -7,9 +7,8 @@ import time
 from dagster import DagsterInstance, RunsFilter
 
 from kbo_pipeline.core.database import connect
-
-from .replay import assert_equals_replay
-from .webserver import Webserver
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.webserver import Webserver
 
 
 def test_the_sensor_imports_a_full_and_two_updates_in_order(tmp_path, dagster_home, samples):

@@ -2,6 +2,7 @@
 next kbo command, or by the daemon), a killed run worker, and a whole `dagster dev` killed mid-batch
 and started again (re-executed from failure by hand, or retried by Dagster itself)."""
 
+import json
 import os
 import shutil
 import signal
@@ -11,15 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter, build_sensor_context
 
-from kbo_pipeline import settings
+from kbo_pipeline import definitions, settings
 from kbo_pipeline.core.database import connect
-from kbo_pipeline.defs.run_monitor import WORKER_TAG, reap_dead_runs
+from kbo_pipeline.defs.run_monitor import WORKER_TAG, dead_worker, reap_dead_runs
 from kbo_pipeline.defs.run_worker import is_alive, this_process
-
-from .replay import assert_equals_replay
-from .webserver import Webserver
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.webserver import Webserver
 
 KBO = str(Path(sys.executable).with_name("kbo"))
 
@@ -272,11 +272,6 @@ def test_a_run_killed_with_its_host_is_retried_by_dagster(tmp_path, dagster_home
 
 def test_a_reexecution_is_not_judged_by_its_parents_worker(dagster_home):
     """Re-executions copy the parent's tags: the parent's dead worker must not fail the new run."""
-    import json
-
-    from dagster import DagsterRun
-
-    from kbo_pipeline.defs.run_monitor import dead_worker
 
     dead = {**this_process(), "pid": 999_999_999, "start_ticks": 1}
     parent = DagsterRun(
@@ -318,11 +313,6 @@ def test_waiting_imports_queue_in_dagster_one_per_database(tmp_path, dagster_hom
 
 
 def test_a_sensor_tick_reports_a_dead_run_failed(dagster_home, tmp_path, monkeypatch):
-    import json
-
-    from dagster import DagsterRun, build_sensor_context
-
-    from kbo_pipeline import definitions
 
     monkeypatch.setenv("KBO_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("KBO_DATABASE", str(tmp_path / "kbo.duckdb"))

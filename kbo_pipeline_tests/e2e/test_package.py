@@ -3,6 +3,7 @@ venv (its dependencies seen from this environment's site-packages, so nothing is
 build backend), and run from another folder: it must find its SQL and its code location by itself."""
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parents[1]
+from kbo_pipeline_tests.support.files import ROOT
 
 
 def run(*command, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -22,6 +23,12 @@ def run(*command, cwd: Path, env: dict | None = None) -> subprocess.CompletedPro
 
 
 def test_a_wheel_installed_elsewhere_imports_a_sample_extract(tmp_path):
+    # Built from a copy of the tracked files: the build writes build/ beside its source, and what git
+    # does not track must not be needed.
+    source = tmp_path / "source"
+    for name in run("git", "ls-files", cwd=ROOT).stdout.splitlines():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     run(
         sys.executable,
         "-m",
@@ -32,7 +39,7 @@ def test_a_wheel_installed_elsewhere_imports_a_sample_extract(tmp_path):
         "--disable-pip-version-check",
         "-w",
         str(tmp_path / "dist"),
-        str(ROOT),
+        str(source),
         cwd=tmp_path,
     )
     wheel = next((tmp_path / "dist").glob("kbo_pipeline-*.whl"))

@@ -5,10 +5,12 @@ import subprocess
 import sys
 
 import pytest
+from dagster import DagsterInstance, DefaultSensorStatus, build_sensor_context, execute_job, reconstructable
 
+from kbo_pipeline import definitions
+from kbo_pipeline.definitions import defs
 from kbo_pipeline.sources.portal import PortalClient, PortalError, fetch_new, wanted_extracts
-
-from .fake_portal import FakePortal, portal_files
+from kbo_pipeline_tests.support.fake_portal import FakePortal, portal_files
 
 
 @pytest.fixture
@@ -98,9 +100,6 @@ def test_kbo_fetch_lands_new_extracts(portal, samples, tmp_path):
 def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(
     portal, samples, tmp_path, monkeypatch, dagster_home
 ):
-    from dagster import DagsterInstance, DefaultSensorStatus, build_sensor_context, execute_job, reconstructable
-
-    from kbo_pipeline import definitions
 
     assert definitions.kbo_portal_sensor.default_status == DefaultSensorStatus.STOPPED  # no credentials here
     landing = tmp_path / "landing"
@@ -175,6 +174,4 @@ def test_downloads_are_capped_and_checked_against_their_length(portal, samples, 
 
 
 def get_fetch_job():
-    from kbo_pipeline.definitions import defs
-
     return defs.resolve_job_def("kbo_fetch")

@@ -5,14 +5,17 @@ import os
 import subprocess
 import sys
 import time
+from unittest import mock
 
+import duckdb
+import pytest
 from dagster import DagsterInstance
 
 from kbo_pipeline.cli.runs import launch_import
-
-from .checks import DatabaseHeld
-from .conftest import EXTRACT_147
-from .terminal import run_on_a_terminal
+from kbo_pipeline.defs.resources import KboDatabase
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.tables import DatabaseHeld
+from kbo_pipeline_tests.support.terminal import run_on_a_terminal
 
 KBO = [sys.executable, "-m", "kbo_pipeline.cli.main"]
 
@@ -84,12 +87,6 @@ def test_import_draws_a_progress_bar_on_a_terminal(tmp_path, samples):
 def test_a_run_holds_the_database_between_steps_only_for_a_while(tmp_path):
     """The resource keeps one DuckDB open from step to step (no reopen, warm cache) but closes it once
     held for hold_seconds, and at once when a step fails; outside a run it holds nothing."""
-    from unittest import mock
-
-    import duckdb
-    import pytest
-
-    from kbo_pipeline.defs.resources import KboDatabase
 
     database = str(tmp_path / "kbo.duckdb")
     held = KboDatabase(database=database, hold_seconds=3600)

@@ -11,12 +11,11 @@ import pytest
 from dagster import DagsterInstance
 
 from kbo_pipeline.cli.runs import launch_import
-
-from .conftest import EXTRACT_147
-from .webserver import Webserver
+from kbo_pipeline_tests.support.files import EXTRACT_147, ROOT
+from kbo_pipeline_tests.support.webserver import Webserver
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
 FLAGS = [
     "--headless",
     "--no-sandbox",

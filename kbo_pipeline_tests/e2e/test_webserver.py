@@ -11,9 +11,8 @@ from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.progress import job_report
 from kbo_pipeline.dev.sample import write_samples
-
-from .replay import assert_equals_replay
-from .webserver import Webserver
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.webserver import Webserver
 
 
 @pytest.fixture
@@ -67,7 +66,7 @@ def test_reexecute_from_failure_through_graphql(ui, samples):
 
 
 # It used to be flaky under load: Dagster turns an interrupt that lands inside an op with a RetryPolicy
-# into a retry, so the run went on. The import's ops retry transient errors themselves now (step_errors).
+# into a retry, so the run went on. The import's ops retry transient errors themselves now (defs/retries.py).
 def test_terminate_pauses_at_a_batch_boundary_and_reexecution_resumes(ui, busy_samples):
     assert ui.wait_for(ui.launch_run("kbo_import", busy_samples[0].stem)) == "SUCCESS"
     one_row_batches = {"ops": {"kbo_staging": {"config": {"batch_sizes": {t: 1 for t in TABLES}}}}}

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
@@ -11,10 +12,9 @@ from kbo_pipeline.cli.runs import import_run_config, launch_import
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.definitions import defs, get_import_job
-
-from .checks import table_checksums
-from .conftest import EXTRACT_147
-from .replay import assert_equals_replay
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.tables import table_checksums
 
 
 def materialized(result) -> dict[str, dict]:
@@ -136,7 +136,6 @@ def test_the_definitions_validate(dagster_home):
 
 def test_a_failing_blocking_check_stops_the_run_before_finalize(dagster_home, tmp_path):
     """An extract that inserts the same enterprise twice: two current rows for one key."""
-    import zipfile
 
     bad = tmp_path / "in" / EXTRACT_147.name
     bad.parent.mkdir()

@@ -2,22 +2,26 @@
 
 import subprocess
 import sys
+import zipfile
 
+import duckdb
 import pytest
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 
 from kbo_pipeline.cli.runs import launch_import, launch_rollback
-from kbo_pipeline.core.database import connect, is_transient
+from kbo_pipeline.core.batches import apply_batch
+from kbo_pipeline.core.database import connect, database_of, is_transient
 from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.extract import read_extract, work_folder
 from kbo_pipeline.core.failpoints import FailpointHit, hit
-from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.importer import import_extract, prepare, unpack_job
 from kbo_pipeline.core.progress import job_report
 from kbo_pipeline.core.rollback import RollbackError, rollback_extract
 from kbo_pipeline.definitions import get_import_job
 from kbo_pipeline.errors import ConfigError
-
-from .checks import DatabaseHeld, table_checksums
-from .replay import assert_equals_replay
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.tables import DatabaseHeld, staged_batches, table_checksums
 
 SIZES = {t: 3 for t in TABLES}
 
@@ -90,8 +94,6 @@ def test_a_failed_batch_is_reexecuted_from_failure(point, dagster_home, tmp_path
 
 
 def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path, monkeypatch):
-    from .conftest import EXTRACT_147
-
     monkeypatch.setattr("kbo_pipeline.defs.resources.CONNECT_LOCK_WAIT", 0)  # let the retry policy show
 
     database = str(tmp_path / "kbo.duckdb")
@@ -108,8 +110,6 @@ def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path, monke
 
 
 def test_transient_errors_are_told_apart():
-    import duckdb
-
     assert is_transient(duckdb.IOException('IO Error: Could not set lock on file "x": Conflicting lock is held'))
     assert is_transient(duckdb.HTTPException("HTTP Error: 503"))
     assert is_transient(ConnectionError("reset"))
@@ -141,10 +141,6 @@ def test_rollback_undoes_the_latest_extract_and_reapplying_gives_the_same_state(
 
 
 def test_an_unfinished_extract_can_be_rolled_back(db, work_dir, samples):
-    from kbo_pipeline.core.batches import apply_batch
-
-    from .checks import staged_batches
-
     import_extract(db, samples[0], work_dir)
     before = table_checksums(db)
     _, batches = staged_batches(db, samples[1], work_dir, SIZES)
@@ -156,10 +152,6 @@ def test_an_unfinished_extract_can_be_rolled_back(db, work_dir, samples):
 
 
 def test_a_rollback_under_a_newer_unfinished_extract_with_applied_batches_is_refused(db, work_dir, samples):
-    from kbo_pipeline.core.batches import apply_batch
-
-    from .checks import staged_batches
-
     for path in samples[:2]:
         import_extract(db, path, work_dir)
     before = table_checksums(db)
@@ -182,11 +174,6 @@ def test_a_rollback_under_a_newer_unfinished_extract_with_applied_batches_is_ref
 def test_unpacked_files_are_keyed_by_database_and_removed_after_any_outcome(tmp_path, samples):
     """Two databases importing the same ZIP into one work folder neither share nor remove each other's
     files; a replacement and a rollback remove what an interrupted attempt had unpacked."""
-    import zipfile
-
-    from kbo_pipeline.core.database import database_of
-    from kbo_pipeline.core.extract import read_extract, work_folder
-    from kbo_pipeline.core.importer import prepare, unpack_job
 
     def files():
         return sorted(p.relative_to(work) for p in work.rglob("*") if p.is_file())

@@ -4,17 +4,16 @@ import shutil
 import zipfile
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance, build_sensor_context, execute_job, reconstructable
 from dagster._core.errors import DagsterResourceFunctionError
 
-from kbo_pipeline.cli.runs import launch_import
+from kbo_pipeline.cli.runs import import_run_config, launch_import
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.import_lock import ImportLock, ImportLocked
 from kbo_pipeline.core.ledger_state import state_path
-from kbo_pipeline.definitions import defs, kbo_extract_sensor
-
-from .checks import DatabaseHeld
-from .replay import assert_equals_replay
+from kbo_pipeline.definitions import defs, get_import_job, kbo_extract_sensor
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.tables import DatabaseHeld
 
 
 @pytest.fixture
@@ -158,11 +157,6 @@ def test_a_second_import_waits_for_the_first_and_then_refuses_clearly(env, sampl
     lock = ImportLock(database)
     lock.acquire("a test holding the lock")
     try:
-        from dagster import execute_job, reconstructable
-
-        from kbo_pipeline.cli.runs import import_run_config
-        from kbo_pipeline.definitions import get_import_job
-
         config = import_run_config(samples[0], database, str(tmp_path / "work"))
         config["resources"]["kbo_db"]["config"]["lock_timeout_seconds"] = 1.0
         instance.add_dynamic_partitions("kbo_extracts", [samples[0].stem])

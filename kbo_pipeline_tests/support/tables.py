@@ -1,6 +1,12 @@
-"""Helpers shared by the tests: a checksum of every entity table, to prove that nothing changed."""
+"""Database helpers for the tests: a checksum of every entity table (to prove that nothing changed), an
+extract staged but not applied, and another process holding the database."""
 
+import subprocess
+import sys
+
+from kbo_pipeline.core.batches import plan_batches
 from kbo_pipeline.core.entities import ENTITIES
+from kbo_pipeline.core.importer import prepare, stage
 
 
 def table_checksums(conn) -> dict[str, tuple]:
@@ -17,9 +23,6 @@ def table_checksums(conn) -> dict[str, tuple]:
 
 def staged_batches(conn, path, work_dir, sizes=None):
     """Validate and stage one extract without applying it: (job id, its batches)."""
-    from kbo_pipeline.core.batches import plan_batches
-    from kbo_pipeline.core.importer import prepare, stage
-
     extract, start = prepare(conn, path)
     stage(conn, extract, start.job_id, work_dir, sizes)
     return start.job_id, plan_batches(conn, start.job_id)
@@ -29,9 +32,6 @@ class DatabaseHeld:
     """Another process holding the DuckDB file (its write lock) for `seconds`, as a running import does."""
 
     def __init__(self, database, seconds: float):
-        import subprocess
-        import sys
-
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -11,7 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-WORKSPACE = Path(__file__).resolve().parent.parent / "workspace.yaml"
+from dagster import DagsterEventType, DagsterInstance
+
+from kbo_pipeline_tests.support.files import ROOT
+
+WORKSPACE = ROOT / "workspace.yaml"
 
 
 def free_port() -> int:
@@ -121,7 +125,6 @@ class Webserver:
     @staticmethod
     def step_keys(run_id: str, event_type: str = "STEP_SUCCESS") -> list[str]:
         """Steps of a run with that event, read from the instance the webserver uses ($DAGSTER_HOME)."""
-        from dagster import DagsterEventType, DagsterInstance
 
         with DagsterInstance.get() as instance:
             records = instance.get_records_for_run(run_id, of_type=DagsterEventType(event_type), limit=100_000).records

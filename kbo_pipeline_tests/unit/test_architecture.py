@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from kbo_pipeline import definitions
+from kbo_pipeline_tests.support.files import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "kbo_pipeline"
 PLAIN = ("core", "sources")  # no Dagster in these
-SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.txt"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshots" / "definitions.txt"
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -2,16 +2,21 @@
 malformed extracts, each applied to a database that holds the real extract 147."""
 
 import random
+import shutil
 import zipfile
+from collections import namedtuple
 from pathlib import Path
 
+import duckdb
 import pytest
+from dagster import Failure
 
+from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.extract import ExtractError, parse_file_name, read_extract
 from kbo_pipeline.core.importer import import_extract
-
-from .checks import table_checksums
-from .conftest import EXTRACT_147
+from kbo_pipeline.defs.retries import retrying
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.tables import table_checksums
 
 NAME = "KboOpenData_0148_2025_10_13_Update.zip"  # the next extract after 147
 
@@ -280,9 +285,6 @@ def test_the_declared_size_of_all_members_is_capped(db_with_147, work_dir, tmp_p
 
 
 def test_unpacking_refuses_without_the_disk_space_and_says_how_much(db_with_147, work_dir, tmp_path, monkeypatch):
-    import shutil
-    from collections import namedtuple
-
     path = write_zip(tmp_path / "bad", members_148())
     before = table_checksums(db_with_147)
     usage = namedtuple("usage", "total used free")
@@ -296,9 +298,6 @@ def test_unpacking_refuses_without_the_disk_space_and_says_how_much(db_with_147,
 
 
 def test_a_bug_keeps_its_traceback_and_an_expected_error_its_message_alone():
-    from dagster import Failure
-
-    from kbo_pipeline.defs.step_errors import retrying
 
     with pytest.raises(Failure) as expected:
         for attempt in retrying():
@@ -314,10 +313,6 @@ def test_a_bug_keeps_its_traceback_and_an_expected_error_its_message_alone():
 
 
 def test_transient_errors_are_tried_again_in_the_step_and_an_interrupt_is_never_swallowed():
-    import duckdb
-    from dagster import Failure
-
-    from kbo_pipeline.defs.step_errors import retrying
 
     tries = []
     for attempt in retrying(attempts=3, first_delay=0.01):
@@ -342,9 +337,6 @@ def test_transient_errors_are_tried_again_in_the_step_and_an_interrupt_is_never_
 def test_an_interrupt_inside_a_duckdb_statement_is_an_interrupt(tmp_path):
     """DuckDB reports a SIGINT that arrives mid-statement as an ordinary exception; the connection
     raises it on as the interrupt it is, so that Dagster stops the run instead of failing one step."""
-    import duckdb
-
-    from kbo_pipeline.core.database import connect
 
     for interrupt in (duckdb.InterruptException("INTERRUPT Error: Interrupted!"), RuntimeError("Query interrupted")):
         with pytest.raises(KeyboardInterrupt), connect(str(tmp_path / "x.duckdb")):

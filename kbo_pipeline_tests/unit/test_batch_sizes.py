@@ -1,7 +1,9 @@
 """Batch sizes tuned from the recorded durations of earlier batches."""
 
 from kbo_pipeline.core.batch_sizes import BOUND, configured_sizes, tuned_sizes
+from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.schema import create_schema
+from kbo_pipeline.dev import bench
 
 
 def record_batches(db, table, operation, rows, seconds, count=5, extract_type="update"):
@@ -53,8 +55,6 @@ def test_tuned_sizes_moderate_pace(db):
 def test_a_huge_update_is_a_bounded_number_of_steps(db, work_dir, tmp_path):
     """The benchmark's generator at a tiny scale: a full load and a huge activity update, through the
     same batch path; the step count stays bounded by the batch sizes."""
-    from kbo_pipeline.core.importer import import_extract
-    from kbo_pipeline.dev import bench
 
     full, csvs = bench.generate_full(tmp_path, 300)
     huge = bench.generate_update(tmp_path, csvs, 141, {"activity": (400, 20000)}, 3)

@@ -7,9 +7,8 @@ from kbo_pipeline.core.batches import apply_batch
 from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.errors import ConfigError
-
-from .checks import staged_batches, table_checksums
-from .replay import assert_equals_replay
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.tables import staged_batches, table_checksums
 
 SMALL_SIZES = {
     "enterprise": 3,

@@ -9,6 +9,7 @@ from dagster import DagsterInstance, execute_job, reconstructable
 from kbo_pipeline.core.data_checks import SPECS, audit, check_extract, failed_errors
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.definitions import get_audit_job
 
 
 def _by_name(outcomes) -> dict[tuple[str, str], object]:
@@ -115,8 +116,6 @@ def test_kbo_audit_prints_every_check_and_fails_on_an_error(tmp_path, samples):
 
 
 def test_the_kbo_audit_job_reports_and_fails_on_an_error(dagster_home, tmp_path, samples):
-    from kbo_pipeline.definitions import get_audit_job
-
     database = tmp_path / "kbo.duckdb"
     with connect(str(database)) as conn:
         _import(conn, samples, tmp_path / "work", 2)

@@ -3,9 +3,8 @@
 import datetime
 
 from kbo_pipeline.core.importer import import_extract
-
-from .conftest import EXTRACT_147
-from .replay import Replay, database_rows
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.replay import Replay, database_rows
 
 EXPECTED = {
     "enterprise": 28,

@@ -1,10 +1,9 @@
 """A generated Full followed by Updates: current state, history and every as-of-K state equal the
 independent replay."""
 
-from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.importer import import_extract
-
-from .replay import AS_OF, Replay, database_rows
+from kbo_pipeline_tests.support.replay import AS_OF, HISTORY, Replay, database_rows
 
 
 def test_full_then_updates_equal_the_replay_at_every_extract(db, work_dir, samples):
@@ -50,10 +49,6 @@ def test_the_samples_exercise_every_kind_of_change(db, work_dir, samples):
 
 
 def test_history_views_and_macros(db, work_dir, samples):
-    from kbo_pipeline.core.entities import ENTITY_BY_TABLE
-
-    from .replay import HISTORY
-
     replay = Replay()
     for path in samples[:4]:
         import_extract(db, path, work_dir)

@@ -8,10 +8,9 @@ from kbo_pipeline.core.batches import apply_batch
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.extract import ExtractError
 from kbo_pipeline.core.importer import import_extract
-
-from .checks import staged_batches, table_checksums
-from .conftest import EXTRACT_147
-from .replay import assert_equals_replay
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.tables import staged_batches, table_checksums
 
 
 def test_a_gap_is_refused_naming_the_missing_extract(db, work_dir, samples):

@@ -1,0 +1,13 @@
+"""The test data on disk: the real extract 147, and copying a file into a folder."""
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the project: pyproject.toml, workspace.yaml, sql/
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXTRACT_147 = FIXTURES / "KboOpenData_0147_2025_10_12_Update.zip"
+
+
+def copy_to(path: Path, folder: Path, name: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(path, folder / (name or path.name)))

@@ -1,0 +1,1 @@
+"""The plain core on its own: DuckDB connections, no Dagster instance."""
