@@ -39,22 +39,17 @@ def import_run_config(
 
 
 def launch_import(
-    instance: DagsterInstance,
-    zip_path: Path,
-    database: str,
-    work_dir: str | None = None,
-    batch_sizes: dict[str, int] | None = None,
-    log_level: str | None = None,
-    accept_drift: bool = False,
+    instance: DagsterInstance, zip_path: Path, database: str, work_dir: str | None = None, **options
 ) -> JobExecutionResult:
-    """Run the import of one ZIP to the end in this process; the caller closes the result."""
+    """Run the import of one ZIP to the end in this process; the caller closes the result. `options`
+    are import_run_config's (batch_sizes, log_level, accept_drift)."""
     zip_path = Path(zip_path).resolve()
     key = partition_key_for(zip_path.name)
     instance.add_dynamic_partitions("kbo_extracts", [key])
     return execute_job(
         reconstructable(get_import_job),
         instance=instance,
-        run_config=import_run_config(zip_path, database, work_dir, batch_sizes, log_level, accept_drift),
+        run_config=import_run_config(zip_path, database, work_dir, **options),
         tags={"dagster/partition": key, "kbo/source": "cli", "kbo/database": resolve_database(database)},
         raise_on_error=False,
     )

@@ -23,6 +23,18 @@ def client(portal, password="s3cret!"):
     return PortalClient(portal.base, "user", password, timeout=10, allow_http=True)  # the fake portal speaks http
 
 
+def portal_env(portal, landing, tmp_path) -> dict[str, str]:
+    """The environment of a kbo that talks to the fake portal over plain HTTP."""
+    return {
+        "KBO_PORTAL_URL": portal.base,
+        "KBO_USERNAME": "user",
+        "KBO_PASSWORD": "s3cret!",
+        "KBO_PORTAL_ALLOW_HTTP": "1",
+        "KBO_LANDING_DIR": str(landing),
+        "KBO_DATABASE": str(tmp_path / "kbo.duckdb"),
+    }
+
+
 def test_login_listing_and_download(portal, samples, tmp_path):
     c = client(portal)
     assert c.list_extracts() == [p.name for p in samples[:3]]
@@ -68,15 +80,7 @@ def test_what_to_fetch(tmp_path, samples):
 
 def test_kbo_fetch_lands_new_extracts(portal, samples, tmp_path):
     landing = tmp_path / "landing"
-    env = {
-        **os.environ,
-        "KBO_PORTAL_URL": portal.base,
-        "KBO_USERNAME": "user",
-        "KBO_PASSWORD": "s3cret!",
-        "KBO_PORTAL_ALLOW_HTTP": "1",
-        "KBO_LANDING_DIR": str(landing),
-        "KBO_DATABASE": str(tmp_path / "kbo.duckdb"),
-    }
+    env = {**os.environ, **portal_env(portal, landing, tmp_path)}
     done = subprocess.run(
         [sys.executable, "-m", "kbo_pipeline.cli.main", "fetch"], env=env, capture_output=True, text=True, timeout=120
     )
@@ -103,14 +107,7 @@ def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(
 
     assert definitions.kbo_portal_sensor.default_status == DefaultSensorStatus.STOPPED  # no credentials here
     landing = tmp_path / "landing"
-    for key, value in {
-        "KBO_PORTAL_URL": portal.base,
-        "KBO_USERNAME": "user",
-        "KBO_PASSWORD": "s3cret!",
-        "KBO_PORTAL_ALLOW_HTTP": "1",
-        "KBO_LANDING_DIR": str(landing),
-        "KBO_DATABASE": str(tmp_path / "kbo.duckdb"),
-    }.items():
+    for key, value in portal_env(portal, landing, tmp_path).items():
         monkeypatch.setenv(key, value)
     with DagsterInstance.get() as instance:
         context = build_sensor_context(instance=instance, definitions=definitions.defs)

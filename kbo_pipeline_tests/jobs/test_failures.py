@@ -55,7 +55,7 @@ def test_a_failed_batch_is_reexecuted_from_failure(point, dagster_home, tmp_path
     with DagsterInstance.get() as instance:
         with launch_import(instance, samples[0], database, work) as full:
             assert full.success
-        with launch_import(instance, samples[1], database, work, SIZES) as failed:
+        with launch_import(instance, samples[1], database, work, batch_sizes=SIZES) as failed:
             assert not failed.success
             assert steps(failed, "STEP_FAILURE") == ["applied_tables.kbo_apply_batch[activity_insert_0002]"]
             # The failure is recorded and the rest goes on: every other batch ran; finalize did not.
