@@ -1,0 +1,67 @@
+"""The jobs and the schedule: the import (every asset of one extract partition), the rollback, the
+portal download and the audit."""
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+    job,
+)
+
+from kbo_pipeline import settings
+from kbo_pipeline.core.database import resolve_database
+from kbo_pipeline.defs.assets import GROUP
+from kbo_pipeline.defs.checks import kbo_audit_database
+from kbo_pipeline.defs.ops import kbo_fetch_extract, kbo_rollback_extract
+
+# The run queue (dagster.yaml) lets one run with a given kbo/database tag run at a time: the database
+# this code location writes.
+DATABASE_TAGS = {"kbo/database": resolve_database(settings.database_path())}
+
+# In-process: many small batch steps against one DuckDB file, one at a time (a process per step would
+# cost about a second each and could not share the file).
+kbo_import_job = define_asset_job(
+    "kbo_import",
+    selection=AssetSelection.groups(GROUP),
+    executor_def=in_process_executor,
+    description="Apply one KBO extract (one partition) to the database in batches.",
+    tags=DATABASE_TAGS,
+)
+
+
+@job(
+    executor_def=in_process_executor,
+    tags=DATABASE_TAGS,
+    description="Undo one extract: the latest applied, or an unfinished one.",
+)
+def kbo_rollback():
+    kbo_rollback_extract()
+
+
+@job(
+    executor_def=in_process_executor,
+    tags=DATABASE_TAGS,
+    description="Every data check over every table of the database, and every completed extract's ledger against the tables.",
+)
+def kbo_audit():
+    kbo_audit_database()
+
+
+# Off until an operator turns it on in the UI (Automation): an audit reads every table.
+kbo_weekly_audit = ScheduleDefinition(
+    name="kbo_weekly_audit", job=kbo_audit, cron_schedule="0 4 * * 0", default_status=DefaultScheduleStatus.STOPPED
+)
+
+
+@job(
+    executor_def=in_process_executor,
+    description="Download one extract from the open-data portal into the landing folder.",
+)
+def kbo_fetch():
+    kbo_fetch_extract()
+
+
+JOBS = [kbo_import_job, kbo_rollback, kbo_fetch, kbo_audit]
+SCHEDULES = [kbo_weekly_audit]
