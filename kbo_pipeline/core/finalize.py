@@ -32,10 +32,10 @@ class TableSummary:
 @dataclass(frozen=True)
 class FinalizeResult:
     job_id: int
-    status: str  # completed | already_completed
     names_resolved: int
     code_rows: int
     tables: tuple[TableSummary, ...]
+    already_completed: bool = False  # finalized by an earlier attempt: nothing done this time
 
 
 def table_summaries(conn: duckdb.DuckDBPyConnection, job_id: int) -> tuple[TableSummary, ...]:
@@ -131,9 +131,8 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
         status, _, names = _job_status(conn, job_id)
         if status == JobStatus.COMPLETED:
             code_rows = conn.execute("SELECT count(*) FROM code").fetchone()[0]
-            return FinalizeResult(
-                job_id, "already_completed", int(names or 0), int(code_rows), table_summaries(conn, job_id)
-            )
+            summaries = table_summaries(conn, job_id)
+            return FinalizeResult(job_id, int(names or 0), int(code_rows), summaries, already_completed=True)
         _refuse_unfinished(conn, job_id, "finalize")
         code_rows = replace_code(conn, job_id)
         tables = table_summaries(conn, job_id)
@@ -148,4 +147,4 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
             },
         )
         drop_job_staging(conn, job_id)
-    return FinalizeResult(job_id, "completed", int(names or 0), int(code_rows), tables)
+    return FinalizeResult(job_id, int(names or 0), int(code_rows), tables)

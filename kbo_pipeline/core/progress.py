@@ -115,11 +115,11 @@ def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> st
         elif running:
             state = f"processing batch {running[0][2]}/{len(mine)} ({running[0][1]}, {running[0][4]} rows)"
         elif table_done == len(mine):
-            state = "completed"
+            state = BatchStatus.COMPLETED.value
         elif table_done:
             state = "partly applied"
         else:
-            state = "pending"
+            state = BatchStatus.PENDING.value
         lines.append(f"{table:<14} {bar(table_done, len(mine))}  {table_done:>4}/{len(mine):<4} {state}")
     return "\n".join(lines)
 

@@ -22,7 +22,7 @@ def test_an_identical_full_changes_nothing_but_the_ledger(db, work_dir, samples,
         import_extract(db, path, work_dir)
     before = table_checksums(db)
     result = import_extract(db, full_zip(tmp_path, 150, current_state(db)), work_dir)
-    assert result.final.status == "completed" and result.batches == ()
+    assert result.final.already_completed is False and result.batches == ()
     assert table_checksums(db) == before
     drift = json.loads(db.execute("SELECT drift_report FROM import_jobs WHERE extract_number = 150").fetchone()[0])
     assert [d["changed_keys"] for d in drift] == [0] * 7
@@ -42,7 +42,7 @@ def test_a_full_with_drift_applies_only_the_differences(db, work_dir, samples, t
     activity_key = missed["entity_number"]
     rows_before = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
     result = import_extract(db, full_zip(tmp_path, 150, state), work_dir)
-    assert result.final.status == "completed"
+    assert result.final.already_completed is False
     # The state after the Full is the Full.
     for entity in ENTITIES:
         expected = sorted((tuple(r[c.name] for c in entity.columns) for r in state[entity.table]), key=repr)
@@ -77,5 +77,5 @@ def test_drift_above_five_percent_fails_unless_accepted(db, work_dir, samples, t
     with pytest.raises(ExtractError, match=r"differs from the database by more than 5% \(enterprise 50"):
         import_extract(db, path, work_dir)
     assert table_checksums(db) == before
-    assert import_extract(db, path, work_dir, accept_drift=True).final.status == "completed"
+    assert import_extract(db, path, work_dir, accept_drift=True).final.already_completed is False
     assert len(current_rows(db, "enterprise")) == len(state["enterprise"])
