@@ -12,6 +12,7 @@ import duckdb
 
 from kbo_pipeline import settings
 from kbo_pipeline.core.batch_sizes import configured_sizes
+from kbo_pipeline.core.changes import change_summary, format_rows, format_summary, table_changes
 from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
 from kbo_pipeline.core.database import connect_read_only, database_exists, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
@@ -205,6 +206,21 @@ def run_audit(database: str) -> int:
     return 0
 
 
+def run_changes(database: str, extract_number: int, table: str | None) -> int:
+    """What extract N changed, from the ledger database, read-only: beside an import running elsewhere."""
+    print(f"database: {database}")
+    if not database_exists(database):
+        raise ConfigError(f"no database at {database}")
+
+    def read(conn):
+        if table is None:
+            return format_summary(extract_number, change_summary(conn, extract_number))
+        return format_rows(*table_changes(conn, extract_number, table))
+
+    print(read_with_retries(database, read, on_busy=lambda message: print(message, file=sys.stderr)))
+    return 0
+
+
 def batch_size_arg(value: str) -> tuple[str, int]:
     """`TABLE[_OPERATION]=ROWS`, checked here so that a typo is a usage error, not a failed run."""
 
@@ -249,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("audit", help="every data check over every table of the database (read-only)")
     _database_arg(p)
+
+    p = commands.add_parser("changes", help="what extract N changed: per table, or one table's rows (read-only)")
+    _database_arg(p)
+    p.add_argument("extract_number", type=int, metavar="N")
+    p.add_argument("--table", default=None, help="list this table's added and retired rows")
 
     p = commands.add_parser("fetch", help="download new extracts from the open-data portal into the landing folder")
     _database_arg(p)
@@ -298,6 +319,8 @@ def _run(args: argparse.Namespace, database: str) -> int:
         return run_status(database, args.job, args.watch)
     if args.command == "audit":
         return run_audit(database)
+    if args.command == "changes":
+        return run_changes(database, args.extract_number, args.table)
     if args.command == "sample":
         from kbo_pipeline.dev.sample import write_samples
 

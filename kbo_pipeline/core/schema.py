@@ -7,7 +7,7 @@ from functools import cache
 
 import duckdb
 
-from kbo_pipeline.core.entities import ENTITIES
+from kbo_pipeline.core.entities import ENTITIES, Entity
 from kbo_pipeline.core.templates import render, sql_text
 
 
@@ -24,7 +24,55 @@ def _schema_statements() -> tuple[str, ...]:
         statements.append(render("history_views.sql", entity))
     parts = [render("entity_history_part.sql", e, references=", ".join(e.references)) for e in ENTITIES]
     statements.append(render("entity_history.sql", selects="UNION ALL\n".join(parts)))
+    statements += [_changes_in_table(e) for e in ENTITIES]
+    changes = [
+        render("changes_part.sql", e, position=str(i), row_columns=_row_columns(e)) for i, e in enumerate(ENTITIES)
+    ]
+    tables = ", ".join(f"('{e.table}', {i})" for i, e in enumerate(ENTITIES))
+    statements.append(render("changes.sql", selects="UNION ALL\n".join(changes), tables=tables))
     return tuple(statements)
+
+
+def _row_columns(entity: Entity) -> str:
+    return ", ".join([c.name for c in entity.table_columns] + ["_snapshot_date", "_extract_number"])
+
+
+def _changes_in_table(entity: Entity) -> str:
+    """changes_in_<table>(k): the enterprise a row belongs to is its enterprise_number column, or its
+    own number; a child row of an establishment belongs to that establishment's enterprise."""
+    compared = ", ".join(c.name for c in entity.columns)
+    columns = {c.name for c in entity.columns}
+    if "enterprise_number" in columns:
+        return render(
+            "changes_table.sql",
+            entity,
+            compared=compared,
+            enterprise="",  # the table has the column itself
+            establishments="",
+            establishment_join="",
+        )
+    if entity.table == "enterprise":
+        return render(
+            "changes_table.sql",
+            entity,
+            compared=compared,
+            enterprise=f"t.{entity.key} AS enterprise_number, ",
+            establishments="",
+            establishment_join="",
+        )
+    return render(
+        "changes_table.sql",
+        entity,
+        compared=compared,
+        enterprise=f"coalesce(e.enterprise_number, t.{entity.key}) AS enterprise_number, ",
+        establishments=(
+            ",\nestablishments AS (\n"
+            "    SELECT establishment_number, arg_max(enterprise_number, _extract_number) AS enterprise_number\n"
+            f"    FROM establishment WHERE establishment_number IN (SELECT {entity.key} FROM touched)\n"
+            "    GROUP BY ALL\n)"
+        ),
+        establishment_join=f"\nLEFT JOIN establishments e ON e.establishment_number = t.{entity.key}",
+    )
 
 
 @cache

@@ -10,6 +10,7 @@ from dagster import DagsterInstance
 
 from kbo_pipeline_tests.support.files import EXTRACT_147, copy_to
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
+from kbo_pipeline_tests.support.tables import DatabaseHeld
 from kbo_pipeline_tests.support.terminal import run_on_a_terminal
 
 KBO = str(Path(sys.executable).with_name("kbo"))
@@ -150,3 +151,27 @@ def test_kbo_bench_runs_to_the_end_and_prints_every_figure(tmp_path):
     phases = next(line for line in lines if line.startswith("daily update phases: "))
     for phase in ("staging", "batches", "names", "checks", "finalize", "run outside steps", "launch and teardown"):
         assert phase in phases
+
+
+def test_kbo_changes_reads_the_change_set_while_another_process_holds_the_database(tmp_path):
+    database = tmp_path / "kbo.duckdb"
+    assert kbo("import", "--database", str(database), str(EXTRACT_147), cwd=tmp_path).returncode == 0
+    with duckdb.connect(str(database), read_only=True) as conn:
+        before = conn.execute("SELECT count(*), max(job_id) FROM import_jobs").fetchone()
+    with DatabaseHeld(database, 2):  # as an import step holds it
+        summary = kbo("changes", "--database", str(database), "147", cwd=tmp_path)
+    assert summary.returncode == 0, summary.stderr
+    assert "busy" in summary.stderr
+    lines = summary.stdout.splitlines()
+    assert lines[1] == "Extract 147: what it changed"
+    assert lines[2].split() == ["table", "added", "retired", "new", "stopped", "changed", "unchanged", "enterprises"]
+    assert lines[8].split() == ["activity", "425", "0", "49", "0", "0", "0", "47"]
+    rows = kbo("changes", "--database", str(database), "147", "--table", "enterprise", cwd=tmp_path)
+    assert rows.returncode == 0 and rows.stdout.rstrip().endswith("(28 rows)")
+    assert rows.stdout.splitlines()[1].split()[:3] == ["change", "kind", "enterprise_number"]
+    unknown = kbo("changes", "--database", str(database), "147", "--table", "enterprises", cwd=tmp_path)
+    assert unknown.returncode == 1 and "no table 'enterprises'" in unknown.stderr
+    missing = kbo("changes", "--database", str(database), "148", cwd=tmp_path)
+    assert missing.returncode == 1 and "extract 148 is not applied" in missing.stderr
+    with duckdb.connect(str(database), read_only=True) as conn:  # read-only: nothing written
+        assert conn.execute("SELECT count(*), max(job_id) FROM import_jobs").fetchone() == before

@@ -1,0 +1,138 @@
+"""The change set of an extract (changes_in, change_summary) against an independent computation from
+the replay, and the real extract 147: as the first extract, and re-delivered over its own state."""
+
+import csv
+import io
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from kbo_pipeline.core.entities import ENTITIES, TABLES
+from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.replay import Replay
+
+SUMMARY = "SELECT * EXCLUDE (enterprises) FROM change_summary($k)"
+
+
+def expected_summary(replay: Replay, k: int) -> list[tuple]:
+    """Per table: rows added and retired by k, and its keys by kind, from the replay's rows alone."""
+    summary = []
+    for entity in ENTITIES:
+        rows = replay.tables[entity.table]
+        csv_columns = [c.name for c in entity.columns]
+        added, retired, earlier = {}, {}, set()
+        for row in rows:
+            values = tuple(row[c] for c in csv_columns)
+            if row["_extract_number"] == k:
+                added.setdefault(row[entity.key], Counter())[values] += 1
+            elif row["_extract_number"] < k:
+                earlier.add(row[entity.key])
+            if row["_deleted_at_extract"] == k:
+                retired.setdefault(row[entity.key], Counter())[values] += 1
+        kinds = Counter()
+        for key in added.keys() | retired.keys():
+            if key not in retired and key not in earlier:
+                kinds["new"] += 1
+            elif key not in added:
+                kinds["stopped"] += 1
+            elif added[key] == retired[key]:
+                kinds["unchanged"] += 1
+            else:
+                kinds["changed"] += 1
+        summary.append(
+            (
+                entity.table,
+                sum(sum(c.values()) for c in added.values()),
+                sum(sum(c.values()) for c in retired.values()),
+                *(kinds[kind] for kind in ("new", "stopped", "changed", "unchanged")),
+            )
+        )
+    return summary
+
+
+def test_the_change_summary_of_every_extract_equals_the_replay(db, work_dir, samples):
+    replay = Replay()
+    numbers = []
+    for path in samples:
+        import_extract(db, path, work_dir)
+        numbers.append(replay.apply(path))
+    seen = Counter()
+    for k in numbers:
+        got = db.execute(SUMMARY, {"k": k}).fetchall()
+        assert got == expected_summary(replay, k), k
+        for row in got:
+            seen.update(dict(zip(("new", "stopped", "changed", "unchanged"), row[3:], strict=True)))
+    assert all(seen[kind] > 0 for kind in ("new", "stopped", "changed", "unchanged")), seen
+
+
+def test_changes_in_lists_every_added_and_retired_row_once(db, work_dir, samples):
+    for path in samples[:3]:
+        import_extract(db, path, work_dir)
+    for table in TABLES:
+        in_table = db.execute(
+            f"SELECT count(*) FILTER (WHERE _extract_number = 142), count(*) FILTER (WHERE _deleted_at_extract = 142) "
+            f"FROM {table}"
+        ).fetchone()
+        listed = db.execute(
+            "SELECT count(*) FILTER (WHERE change = 'added'), count(*) FILTER (WHERE change = 'retired') "
+            "FROM changes_in(142) WHERE table_name = $t",
+            {"t": table},
+        ).fetchone()
+        assert listed == in_table, table
+    # Every row belongs to an enterprise: an establishment's rows to the establishment's enterprise.
+    orphans = db.execute(
+        "SELECT count(*) FROM changes_in(142) c WHERE c.enterprise_number NOT IN (SELECT entity_number FROM enterprise)"
+    ).fetchone()[0]
+    assert orphans == 0
+    est = db.execute(
+        "SELECT c.enterprise_number, e.enterprise_number FROM changes_in_address(142) c "
+        "JOIN establishment e ON e.establishment_number = c.entity_number LIMIT 1"
+    ).fetchall()
+    assert all(a == b for a, b in est)
+
+
+def test_extract_147_as_the_first_extract_is_all_new(db, work_dir):
+    import_extract(db, EXTRACT_147, work_dir)
+    assert db.execute(SUMMARY, {"k": 147}).fetchall() == [
+        ("enterprise", 28, 0, 28, 0, 0, 0),
+        ("establishment", 22, 0, 22, 0, 0, 0),
+        ("denomination", 53, 0, 48, 0, 0, 0),
+        ("address", 68, 0, 68, 0, 0, 0),
+        ("contact", 40, 0, 21, 0, 0, 0),
+        ("activity", 425, 0, 49, 0, 0, 0),
+        ("branch", 0, 0, 0, 0, 0, 0),
+    ]
+
+
+def redelivery_148(folder: Path) -> Path:
+    """Extract 147's rows delivered again as extract 148, the way the register re-delivers an entity:
+    every key of an insert file listed in the delete file too, and the same rows inserted."""
+    with zipfile.ZipFile(EXTRACT_147) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members["meta.csv"] = members["meta.csv"].replace(b'"147"', b'"148"')
+    for entity in ENTITIES:
+        rows = list(csv.DictReader(io.StringIO(members[entity.insert_member].decode("utf-8"))))
+        keys = dict.fromkeys(row[entity.key_csv] for row in rows)
+        members[entity.delete_member] = "".join(f'"{k}"\n' for k in [entity.key_csv, *keys]).encode()
+    path = folder / "KboOpenData_0148_2025_10_13_Update.zip"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_extract_147_delivered_again_is_all_unchanged_re_deliveries(db, work_dir, tmp_path):
+    import_extract(db, EXTRACT_147, work_dir)
+    import_extract(db, redelivery_148(tmp_path / "in"), work_dir)
+    assert db.execute(SUMMARY, {"k": 148}).fetchall() == [
+        ("enterprise", 28, 28, 0, 0, 0, 28),
+        ("establishment", 22, 22, 0, 0, 0, 22),
+        ("denomination", 53, 53, 0, 0, 0, 48),
+        ("address", 68, 68, 0, 0, 0, 68),
+        ("contact", 40, 40, 0, 0, 0, 21),
+        ("activity", 425, 425, 0, 0, 0, 49),
+        ("branch", 0, 0, 0, 0, 0, 0),
+    ]
+    assert db.execute("SELECT count(*) FROM changes_in(148) WHERE kind <> 'unchanged'").fetchone()[0] == 0
