@@ -10,6 +10,7 @@ from dagster import BetaWarning, Definitions
 from kbo_pipeline.defs.assets import ASSETS
 from kbo_pipeline.defs.checks import CHECKS
 from kbo_pipeline.defs.console_log import kbo_console_logger
+from kbo_pipeline.defs.exports import EXPORT_CHECKS, EXPORTS
 from kbo_pipeline.defs.jobs import JOBS, SCHEDULES, kbo_fetch, kbo_import_job
 from kbo_pipeline.defs.resources import default_resources
 from kbo_pipeline.defs.sensors import build_extract_sensor, build_portal_sensor
@@ -20,8 +21,8 @@ kbo_extract_sensor = build_extract_sensor(kbo_import_job)
 kbo_portal_sensor = build_portal_sensor(kbo_fetch)
 
 defs = Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
+    assets=ASSETS + EXPORTS,
+    asset_checks=CHECKS + EXPORT_CHECKS,
     jobs=JOBS,
     schedules=SCHEDULES,
     sensors=[kbo_extract_sensor, kbo_portal_sensor],

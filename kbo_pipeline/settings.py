@@ -8,6 +8,7 @@ from pathlib import Path
 DEFAULT_DATABASE = "data/kbo.duckdb"
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_WORK_DIR = "data/work"
+DEFAULT_EXPORT_DIR = "data/exports"
 DEFAULT_DAGSTER_HOME = "data/dagster_home"
 
 
@@ -23,6 +24,11 @@ def landing_dir() -> Path:
 def work_dir() -> Path:
     """KBO_WORK_DIR: where the CSVs of an extract are unpacked while it is imported."""
     return Path(os.environ.get("KBO_WORK_DIR", DEFAULT_WORK_DIR))
+
+
+def export_dir() -> Path:
+    """KBO_EXPORT_DIR: where the Parquet exports go (changes/extract=N/, current/)."""
+    return Path(os.environ.get("KBO_EXPORT_DIR", DEFAULT_EXPORT_DIR))
 
 
 def lock_timeout() -> float:

@@ -24,6 +24,13 @@ def work_dir(tmp_path) -> Path:
     return tmp_path / "work"
 
 
+@pytest.fixture(autouse=True)
+def export_dir(tmp_path, monkeypatch) -> Path:
+    """Every test's Parquet exports in its own folder, never data/exports of the working tree."""
+    monkeypatch.setenv("KBO_EXPORT_DIR", str(tmp_path / "exports"))
+    return tmp_path / "exports"
+
+
 @pytest.fixture
 def dagster_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "dagster_home"

@@ -33,7 +33,11 @@ def import_run_config(
     }
     if work_dir is not None:
         config["resources"]["kbo_paths"] = {
-            "config": {"landing_dir": str(settings.landing_dir()), "work_dir": str(work_dir)}
+            "config": {
+                "landing_dir": str(settings.landing_dir()),
+                "work_dir": str(work_dir),
+                "export_dir": str(settings.export_dir()),
+            }
         }
     return config
 

@@ -106,6 +106,9 @@ class KboDatabase(DuckDBResource):
 class KboPaths(ConfigurableResource):
     landing_dir: str = Field(description="Folder where extract ZIPs arrive (KBO_LANDING_DIR).")
     work_dir: str = Field(description="Folder where an extract's CSVs are unpacked during its import (KBO_WORK_DIR).")
+    export_dir: str = Field(
+        default=settings.DEFAULT_EXPORT_DIR, description="Folder the Parquet exports are written to (KBO_EXPORT_DIR)."
+    )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         record_worker(context)  # the fetch job has no database resource, and it too can die
@@ -117,5 +120,9 @@ class KboPaths(ConfigurableResource):
 def default_resources() -> dict:
     return {
         "kbo_db": KboDatabase(database=settings.database_path(), connection_config=settings.duckdb_config()),
-        "kbo_paths": KboPaths(landing_dir=str(settings.landing_dir()), work_dir=str(settings.work_dir())),
+        "kbo_paths": KboPaths(
+            landing_dir=str(settings.landing_dir()),
+            work_dir=str(settings.work_dir()),
+            export_dir=str(settings.export_dir()),
+        ),
     }

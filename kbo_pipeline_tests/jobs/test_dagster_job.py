@@ -40,7 +40,7 @@ def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
             "applied_tables.kbo_complete_batches",
             "kbo_finalize",
         } <= steps
-        assert set(metadata) == {"kbo_extract", "code", *TABLES, *(f"staging_{t}" for t in TABLES)}
+        assert set(metadata) == {"kbo_extract", "code", "parquet_exports", *TABLES, *(f"staging_{t}" for t in TABLES)}
         checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
         assert len(checks) == 16 and all(c.passed or c.severity.value == "WARN" for c in checks)
         assert {c.check_name for c in checks if c.passed} >= {

@@ -1,0 +1,105 @@
+"""The Parquet files on their own: the change set and the current state of a database, written so that
+a reader never sees half a file and a second (or failed, then repeated) export leaves the same bytes."""
+
+import hashlib
+import threading
+
+import duckdb
+import pytest
+
+from kbo_pipeline.core import exports
+from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.exports import changes_folder, expected_rows, export_changes, export_current, file_rows
+from kbo_pipeline.core.importer import import_extract
+
+
+def digests(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def applied(db, work_dir, samples):
+    for path in samples[:3]:
+        import_extract(db, path, work_dir)
+    return db
+
+
+def test_the_change_set_is_one_typed_file_per_table(applied, tmp_path):
+    files = export_changes(applied, 142, tmp_path / "out")
+    assert [f.table for f in files] == list(TABLES)
+    assert all(f.path.parent == tmp_path / "out" / "changes" / "extract=142" for f in files)
+    for f in files:
+        assert f.rows == file_rows(applied, f.path) == expected_rows(applied, f.table, 142) and f.bytes > 0
+    # Hive layout: the extract number is a column to any reader; the table's own columns are typed.
+    reader = duckdb.connect()
+    rows = reader.execute(
+        "SELECT extract, change, kind, typeof(start_date) FROM read_parquet($glob, hive_partitioning = true) LIMIT 1",
+        {"glob": str(tmp_path / "out" / "changes" / "*" / "enterprise.parquet")},
+    ).fetchall()
+    assert rows[0][0] == 142 and rows[0][1] in ("added", "retired") and rows[0][3] == "DATE"
+
+
+def test_exporting_again_or_after_a_failure_writes_the_same_bytes(applied, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    export_changes(applied, 142, out)
+    first = digests(changes_folder(out, 142))
+    export_changes(applied, 142, out)
+    assert digests(changes_folder(out, 142)) == first
+
+    # Interrupted after three tables, half-way through the fourth: the reader's *.parquet never shows it.
+    real_write, written = exports._write, []
+
+    def failing(conn, query, params, table, folder):
+        if len(written) == 3:
+            (folder / f"{table}.parquet{exports.PARTIAL}999999").write_bytes(b"half a file")
+            raise OSError("disk full")
+        written.append(table)
+        return real_write(conn, query, params, table, folder)
+
+    monkeypatch.setattr(exports, "_write", failing)
+    with pytest.raises(OSError, match="disk full"):
+        export_changes(applied, 142, out)
+    monkeypatch.setattr(exports, "_write", real_write)
+    assert sorted(p.name for p in changes_folder(out, 142).glob("*.parquet")) == sorted(first)
+    export_changes(applied, 142, out)
+    assert digests(changes_folder(out, 142)) == first  # and the half file is gone
+
+
+def test_the_current_snapshot_holds_every_current_row(applied, tmp_path):
+    files = export_current(applied, tmp_path / "out")
+    assert [f.table for f in files] == [*TABLES, "code"]
+    for f in files:
+        assert f.rows == expected_rows(applied, f.table, None), f.table
+    columns = [
+        d[0] for d in applied.execute("SELECT * FROM read_parquet($p) LIMIT 0", {"p": str(files[0].path)}).description
+    ]
+    assert "_is_current" not in columns and "primary_name" in columns
+
+
+def test_a_reader_never_sees_half_a_file_while_an_export_is_written(applied, tmp_path):
+    out = tmp_path / "out"
+    export_changes(applied, 142, out)
+    glob = str(changes_folder(out, 142) / "*.parquet")
+    total = sum(expected_rows(applied, t, 142) for t in TABLES)
+    stop, errors = threading.Event(), []
+
+    def write_again():
+        conn = applied.cursor()
+        try:
+            while not stop.is_set():
+                export_changes(conn, 142, out)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    writer = threading.Thread(target=write_again)
+    writer.start()
+    reader = duckdb.connect()
+    try:
+        counts = [reader.execute("SELECT count(*) FROM read_parquet($g)", {"g": glob}).fetchone()[0] for _ in range(60)]
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+    assert not errors
+    assert set(counts) == {total}
