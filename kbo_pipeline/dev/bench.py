@@ -35,6 +35,7 @@ from kbo_pipeline import settings
 from kbo_pipeline.cli.runs import launch_import
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import ENTITIES, ENTITY_BY_TABLE
+from kbo_pipeline.core.exports import changes_folder, export_current
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import csv_reader
@@ -237,13 +238,15 @@ def phase_of(step_key: str) -> str:
         ("applied_tables.kbo_apply_batch", "batches"),
         ("applied_tables.kbo_complete_batches", "names"),
         ("kbo_finalize", "finalize"),
+        ("parquet_exports_", "checks"),  # the export's row-count check
+        ("parquet_exports", "exports"),
     ):
         if step_key.startswith(prefix):
             return phase
     return "checks"
 
 
-PHASES = ("unpack and validate", "staging", "plan", "batches", "names", "checks", "finalize")
+PHASES = ("unpack and validate", "staging", "plan", "batches", "names", "checks", "finalize", "exports")
 
 
 def step_phases(instance, run_id: str) -> dict[str, tuple[int, float]]:
@@ -316,6 +319,10 @@ def timed_command(zip_path: Path, database: Path, work: Path) -> tuple[float, fl
     return seconds, record.end_time - record.start_time
 
 
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.parquet"))
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -352,7 +359,7 @@ def run(scale: str, root: Path) -> None:
     # Generating and the baseline run in processes of their own, so that the peak memory printed for
     # the import is the import's alone (Linux keeps a process's peak across fork and exec).
     spawn = multiprocessing.get_context("spawn")
-    for earlier in ("baseline.duckdb", "kbo.duckdb", "core.duckdb", "home", "work", "small"):
+    for earlier in ("baseline.duckdb", "kbo.duckdb", "core.duckdb", "home", "work", "small", "exports"):
         shutil.rmtree(root / earlier, ignore_errors=True) if (root / earlier).is_dir() else (root / earlier).unlink(
             missing_ok=True
         )
@@ -369,6 +376,7 @@ def run(scale: str, root: Path) -> None:
         baseline_seconds, baseline_mb = pool.submit(baseline_in_process, root / "baseline.duckdb", csvs).result()
     print(f"full load, plain DuckDB read_csv (baseline): {baseline_seconds:.1f} s, peak memory {baseline_mb:,.0f} MB")
     os.environ["DAGSTER_HOME"] = str(root / "home")
+    os.environ["KBO_EXPORT_DIR"] = str(root / "exports")
     settings.ensure_dagster_home()
     database, work = root / "kbo.duckdb", root / "work"
     with DagsterInstance.get() as instance:
@@ -378,7 +386,19 @@ def run(scale: str, root: Path) -> None:
         print(f"full load, Dagster job: {full.seconds:.1f} s, {full.steps} steps")
         print(f"full load phases: {full.describe()}")
         print(f"full load ratio (job / baseline): {full.seconds / baseline_seconds:.2f}  (goal <= 1.5)")
+        exported = full.phases["exports"][1]
+        print(
+            f"full load ratio without its Parquet export: {(full.seconds - exported) / baseline_seconds:.2f}; "
+            f"the export of its change set: {exported:.1f} s, {folder_bytes(changes_folder(root / 'exports', 140)):,} bytes"
+        )
         print(f"peak memory of the importing process (full load): {peak_memory_mb():,.0f} MB  (goal <= 3072)")
+        with connect(str(database), settings.duckdb_config()) as conn:
+            started = time.monotonic()
+            snapshot = export_current(conn, root / "exports")
+            print(
+                f"current snapshot ({sum(f.rows for f in snapshot):,} rows, every table and code): "
+                f"{time.monotonic() - started:.1f} s, {sum(f.bytes for f in snapshot):,} bytes of Parquet"
+            )
         shutil.copy(database, root / "core.duckdb")
         core_seconds = {}
         for label, zip_path in (("daily update", daily), ("spike update", spike)):

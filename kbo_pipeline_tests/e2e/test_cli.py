@@ -127,6 +127,8 @@ BENCH_FIGURES = (
     "full load, Dagster job: ",
     "full load phases: unpack and validate ",
     "full load ratio (job / baseline): ",
+    "full load ratio without its Parquet export: ",
+    "current snapshot (",
     "peak memory of the importing process (full load): ",
     "daily update (KboOpenData_0141_",
     "daily update phases: ",
@@ -149,7 +151,16 @@ def test_kbo_bench_runs_to_the_end_and_prints_every_figure(tmp_path):
     for figure in BENCH_FIGURES:
         assert any(line.startswith(figure) for line in lines), f"no line starting {figure!r} in:\n{bench.stdout}"
     phases = next(line for line in lines if line.startswith("daily update phases: "))
-    for phase in ("staging", "batches", "names", "checks", "finalize", "run outside steps", "launch and teardown"):
+    for phase in (
+        "staging",
+        "batches",
+        "names",
+        "checks",
+        "finalize",
+        "exports",
+        "run outside steps",
+        "launch and teardown",
+    ):
         assert phase in phases
 
 
