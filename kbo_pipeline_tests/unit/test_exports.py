@@ -103,3 +103,24 @@ def test_a_reader_never_sees_half_a_file_while_an_export_is_written(applied, tmp
         writer.join(timeout=60)
     assert not errors
     assert set(counts) == {total}
+
+
+def test_the_readme_reading_paths_work(applied, tmp_path):
+    """README's DuckDB and pandas snippets, on exports of two extracts."""
+    out = tmp_path / "out"
+    for k in (141, 142):
+        export_changes(applied, k, out)
+    reader = duckdb.connect()
+    rows = reader.execute(
+        "SELECT extract, count(*) FROM read_parquet($glob, hive_partitioning = true) "
+        "WHERE extract > 140 AND kind <> 'unchanged' GROUP BY ALL ORDER BY 1",
+        {"glob": str(out / "changes" / "*" / "address.parquet")},
+    ).fetchall()
+    assert [k for k, _ in rows] == [141, 142]
+    frame = duckdb.read_parquet(str(out / "changes" / "*" / "address.parquet"), hive_partitioning=True).df()
+    assert set(frame["extract"]) == {141, 142} and {"change", "kind", "enterprise_number", "zipcode"} <= set(
+        frame.columns
+    )
+    assert len(frame) == sum(
+        applied.execute("SELECT count(*) FROM changes_in_address($k)", {"k": k}).fetchone()[0] for k in (141, 142)
+    )
