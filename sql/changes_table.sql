@@ -24,17 +24,21 @@ per_key AS (
     FROM touched
     GROUP BY ALL
 ),
+-- Keys added without being retired that an earlier extract had: not new. Written as a filter on the
+-- table (a semi join probing it), not NOT EXISTS: DuckDB would build its hash table on the whole table.
+seen_before AS (
+    SELECT DISTINCT {key} AS change_key FROM {table}
+    WHERE _extract_number < k AND {key} IN (SELECT change_key FROM per_key WHERE retired = 0)
+),
 kinds AS (
-    SELECT change_key,
+    SELECT per_key.change_key,
            CASE
-               WHEN retired = 0 AND NOT EXISTS (
-                   SELECT 1 FROM {table} earlier WHERE earlier.{key} = per_key.change_key AND earlier._extract_number < k
-               ) THEN 'new'
+               WHEN retired = 0 AND seen_before.change_key IS NULL THEN 'new'
                WHEN added = 0 THEN 'stopped'
                WHEN added = retired AND added_digest = retired_digest THEN 'unchanged'
                ELSE 'changed'
            END AS kind
-    FROM per_key
+    FROM per_key LEFT JOIN seen_before USING (change_key)
 ){establishments}
 SELECT t.change, kinds.kind, {enterprise}t.* EXCLUDE (change, _is_current, _deleted_at_extract)
 FROM touched t
