@@ -4,6 +4,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from dagster import ConfigurableResource, InitResourceContext
@@ -29,6 +30,13 @@ class KboDatabase(DuckDBResource):
     For the length of a run it holds the database's import lock (one import at a time, whoever
     launched it), and when the run ends it rewrites the ledger state file the sensor reads."""
 
+    # From the environment when the resource is built from run config too: a run config that names
+    # only the database (kbo import, the launchpad) would otherwise leave DuckDB without
+    # KBO_MEMORY_LIMIT / KBO_THREADS, at its own default of 80 % of the machine's memory.
+    connection_config: dict[str, Any] = Field(
+        default_factory=settings.duckdb_config,
+        description="DuckDB settings (memory_limit, threads); by default from KBO_MEMORY_LIMIT and KBO_THREADS.",
+    )
     lock_timeout_seconds: float = Field(
         default_factory=settings.lock_timeout,
         description="How long a run waits for another run's import of the same database (KBO_LOCK_TIMEOUT).",

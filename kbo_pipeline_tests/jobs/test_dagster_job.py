@@ -6,12 +6,14 @@ import sys
 import zipfile
 from pathlib import Path
 
-from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
+import duckdb
+from dagster import DagsterInstance, ReexecutionOptions, build_resources, execute_job, reconstructable
 
 from kbo_pipeline.cli.runs import import_run_config, launch_import
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.definitions import defs, get_import_job
+from kbo_pipeline.defs.resources import KboDatabase
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import table_checksums
@@ -161,3 +163,17 @@ def test_a_failing_blocking_check_stops_the_run_before_finalize(dagster_home, tm
     )
     with connect(database) as conn:
         assert conn.execute("SELECT status FROM import_jobs").fetchone()[0] == "processing"
+
+
+def test_a_run_config_naming_only_the_database_keeps_the_memory_limit(monkeypatch, tmp_path):
+    """kbo import and the launchpad configure kbo_db with its database alone; KBO_MEMORY_LIMIT must still
+    reach DuckDB (without it, the Full's export took 14 GB where 3 GB were set)."""
+    monkeypatch.setenv("KBO_MEMORY_LIMIT", "1GB")
+    with build_resources(
+        {"kbo_db": KboDatabase.configure_at_launch()},
+        resource_config={"kbo_db": {"config": {"database": str(tmp_path / "kbo.duckdb")}}},
+    ) as resources:
+        with resources.kbo_db.get_connection() as conn:
+            limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    with duckdb.connect(config={"memory_limit": "1GB"}) as reference:
+        assert limit == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
