@@ -9,17 +9,9 @@ from kbo_pipeline.cli.runs import import_run_config, launch_import
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.definitions import get_import_job
-from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.files import EXTRACT_147, ROWS_147
 
-CHANGES_147 = {
-    "enterprise": 28,
-    "establishment": 22,
-    "denomination": 53,
-    "address": 68,
-    "contact": 40,
-    "activity": 425,
-    "branch": 0,
-}
+CHANGES_147 = ROWS_147  # the first extract: its change set is its insert files
 
 
 def digests(folder) -> dict[str, str]:

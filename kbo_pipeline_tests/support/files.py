@@ -11,3 +11,24 @@ EXTRACT_147 = FIXTURES / "KboOpenData_0147_2025_10_12_Update.zip"
 def copy_to(path: Path, folder: Path, name: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copy(path, folder / (name or path.name)))
+
+
+# Rows in each insert file of extract 147, and the distinct keys they are under.
+ROWS_147 = {
+    "enterprise": 28,
+    "establishment": 22,
+    "denomination": 53,
+    "address": 68,
+    "contact": 40,
+    "activity": 425,
+    "branch": 0,
+}
+KEYS_147 = {
+    "enterprise": 28,
+    "establishment": 22,
+    "denomination": 48,
+    "address": 68,
+    "contact": 21,
+    "activity": 49,
+    "branch": 0,
+}

@@ -3,24 +3,14 @@
 import datetime
 
 from kbo_pipeline.core.importer import import_extract
-from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.files import EXTRACT_147, ROWS_147
 from kbo_pipeline_tests.support.replay import Replay, database_rows
-
-EXPECTED = {
-    "enterprise": 28,
-    "establishment": 22,
-    "denomination": 53,
-    "address": 68,
-    "contact": 40,
-    "activity": 425,
-    "branch": 0,
-}
 
 
 def test_extract_147_gives_the_published_row_counts(db, work_dir):
     result = import_extract(db, EXTRACT_147, work_dir)
     assert result.final.already_completed is False
-    for table, count in EXPECTED.items():
+    for table, count in ROWS_147.items():
         total, current = db.execute(f"SELECT count(*), count(*) FILTER (WHERE _is_current) FROM {table}").fetchone()
         assert (total, current) == (count, count), table
     assert db.execute("SELECT count(*) FROM code").fetchone()[0] == 21500
@@ -33,7 +23,7 @@ def test_extract_147_gives_the_published_row_counts(db, work_dir):
         datetime.date(2025, 10, 11),
         datetime.datetime(2025, 10, 12, 7, 40, 18),
         "completed",
-        sum(EXPECTED.values()),
+        sum(ROWS_147.values()),
     )
     # The job's staging rows and unpacked CSVs are gone once it completed.
     assert db.execute("SELECT count(*) FROM import_staging_activity").fetchone()[0] == 0
@@ -77,6 +67,6 @@ def test_extract_147_equals_the_independent_replay(db, work_dir):
     import_extract(db, EXTRACT_147, work_dir)
     replay = Replay()
     replay.apply(EXTRACT_147)
-    for table in EXPECTED:
+    for table in ROWS_147:
         assert database_rows(db, table) == replay.rows(table), table
     assert sorted(db.execute("SELECT * FROM code").fetchall()) == sorted(replay.code)
