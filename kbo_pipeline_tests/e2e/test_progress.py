@@ -25,7 +25,7 @@ def test_every_batch_step_logs_its_progress(dagster_home, tmp_path, samples):
         with launch_import(instance, samples[0], str(tmp_path / "kbo.duckdb"), tmp_path / "work") as full:
             assert full.success
         with launch_import(
-            instance, samples[1], str(tmp_path / "kbo.duckdb"), tmp_path / "work", {"activity": 5}
+            instance, samples[1], str(tmp_path / "kbo.duckdb"), tmp_path / "work", batch_sizes={"activity": 5}
         ) as result:
             logs = [
                 e.user_message

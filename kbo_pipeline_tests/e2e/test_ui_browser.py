@@ -64,7 +64,7 @@ def test_the_ui_shows_the_assets_the_applied_table_and_the_run(tmp_path, dagster
         pages = {
             "asset-graph": (
                 f"{server.url}/asset-groups/kbo",
-                ["kbo_extract", "staging_activity", "enterprise", "activity", "code", "1 partition"],
+                ["kbo_extract", "staging_activity", "enterprise", "activity", "code", "parquet_exports"],
             ),
             "applied-table": (
                 f"{server.url}/assets/activity",
