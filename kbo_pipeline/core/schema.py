@@ -40,39 +40,16 @@ def _row_columns(entity: Entity) -> str:
 def _changes_in_table(entity: Entity) -> str:
     """changes_in_<table>(k): the enterprise a row belongs to is its enterprise_number column, or its
     own number; a child row of an establishment belongs to that establishment's enterprise."""
-    compared = ", ".join(c.name for c in entity.columns)
-    columns = {c.name for c in entity.columns}
-    if "enterprise_number" in columns:
-        return render(
-            "changes_table.sql",
-            entity,
-            compared=compared,
-            enterprise="",  # the table has the column itself
-            establishments="",
-            establishment_join="",
-        )
+    parts = {"enterprise": "", "establishments": "", "establishment_join": ""}  # has enterprise_number
     if entity.table == "enterprise":
-        return render(
-            "changes_table.sql",
-            entity,
-            compared=compared,
-            enterprise=f"t.{entity.key} AS enterprise_number, ",
-            establishments="",
-            establishment_join="",
-        )
-    return render(
-        "changes_table.sql",
-        entity,
-        compared=compared,
-        enterprise=f"coalesce(e.enterprise_number, t.{entity.key}) AS enterprise_number, ",
-        establishments=(
-            ",\nestablishments AS (\n"
-            "    SELECT establishment_number, arg_max(enterprise_number, _extract_number) AS enterprise_number\n"
-            f"    FROM establishment WHERE establishment_number IN (SELECT {entity.key} FROM touched)\n"
-            "    GROUP BY ALL\n)"
-        ),
-        establishment_join=f"\nLEFT JOIN establishments e ON e.establishment_number = t.{entity.key}",
-    )
+        parts["enterprise"] = f"t.{entity.key} AS enterprise_number, "
+    elif "enterprise_number" not in {c.name for c in entity.columns}:
+        parts = {
+            "enterprise": f"coalesce(e.enterprise_number, t.{entity.key}) AS enterprise_number, ",
+            "establishments": render("changes_establishments.sql", entity).rstrip("\n"),
+            "establishment_join": f"\nLEFT JOIN establishments e ON e.establishment_number = t.{entity.key}",
+        }
+    return render("changes_table.sql", entity, compared=", ".join(c.name for c in entity.columns), **parts)
 
 
 @cache
