@@ -55,6 +55,12 @@ class Entity:
         return named if self.key in named else (self.key, *named)
 
     @property
+    def published_columns(self) -> tuple[str, ...]:
+        """What the change set and the exports show of a row: its columns and the extract (and snapshot
+        date) that added it; whether it is current, and when it was retired, change later."""
+        return (*(c.name for c in self.table_columns), "_snapshot_date", "_extract_number")
+
+    @property
     def table_columns(self) -> tuple[Column, ...]:
         """Columns of the entity table, in contract order (history columns excluded)."""
         return self.columns + self.finalized

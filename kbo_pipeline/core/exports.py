@@ -75,7 +75,7 @@ def export_current(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> l
         _remove_partials(folder)
     files = []
     for entity in ENTITIES:
-        columns = ", ".join([c.name for c in entity.table_columns] + ["_snapshot_date", "_extract_number"])
+        columns = ", ".join(entity.published_columns)
         query = f"SELECT {columns} FROM {entity.table} WHERE _is_current ORDER BY ALL"
         files.append(_write(conn, query, {}, entity.table, folder))
     files.append(_write(conn, "SELECT * FROM code ORDER BY ALL", {}, CODE.table, folder))

@@ -26,15 +26,12 @@ def _schema_statements() -> tuple[str, ...]:
     statements.append(render("entity_history.sql", selects="UNION ALL\n".join(parts)))
     statements += [_changes_in_table(e) for e in ENTITIES]
     changes = [
-        render("changes_part.sql", e, position=str(i), row_columns=_row_columns(e)) for i, e in enumerate(ENTITIES)
+        render("changes_part.sql", e, position=str(i), row_columns=", ".join(e.published_columns))
+        for i, e in enumerate(ENTITIES)
     ]
     tables = ", ".join(f"('{e.table}', {i})" for i, e in enumerate(ENTITIES))
     statements.append(render("changes.sql", selects="UNION ALL\n".join(changes), tables=tables))
     return tuple(statements)
-
-
-def _row_columns(entity: Entity) -> str:
-    return ", ".join([c.name for c in entity.table_columns] + ["_snapshot_date", "_extract_number"])
 
 
 def _changes_in_table(entity: Entity) -> str:
