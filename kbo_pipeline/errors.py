@@ -26,3 +26,8 @@ class ConfigError(FinalError):
 
 class DataChecksFailed(FinalError):
     """A data check of severity ERROR failed: the database does not hold what the ledger says."""
+
+
+class ResourceError(TransientError):
+    """What an import runs on failed, not its input: memory, disk space, a work folder removed under it.
+    The file is not blamed: the step tries again, and the landing sensor launches the same file again."""

@@ -52,6 +52,12 @@ def sensor_interval() -> int:
     return int(os.environ.get("KBO_SENSOR_INTERVAL", "30"))
 
 
+def resource_retry_seconds() -> float:
+    """KBO_RESOURCE_RETRY_SECONDS: how long the landing sensor waits before it launches again an extract
+    whose run failed on a resource (memory, disk space), not on its content."""
+    return float(os.environ.get("KBO_RESOURCE_RETRY_SECONDS", "300"))
+
+
 def portal_interval() -> int:
     """KBO_PORTAL_INTERVAL: seconds between two looks at the open-data portal."""
     return int(os.environ.get("KBO_PORTAL_INTERVAL", "3600"))

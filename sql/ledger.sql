@@ -38,3 +38,19 @@ CREATE TABLE IF NOT EXISTS import_job_batches (
 );
 
 CREATE INDEX IF NOT EXISTS import_job_batches_job_table ON import_job_batches (job_id, table_name);
+
+-- The database's identity: written once when the ledger is created. Whatever is kept outside the
+-- database about it (the ledger state file, the export manifest, the sensor's run requests) names
+-- this id, and is ignored where it names another: a rebuilt or restored database is not mistaken
+-- for the one it replaces.
+CREATE TABLE IF NOT EXISTS import_database (
+    database_id VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+INSERT INTO import_database (database_id)
+SELECT uuid()::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM import_database);
+
+-- Why a job failed: its file's content (input: the same bytes fail again, the sensor leaves them) or
+-- what it ran on (resource: memory, disk, a folder; the same file is tried again). Added with IF NOT
+-- EXISTS so that a ledger made before the column existed gains it.
+ALTER TABLE import_jobs ADD COLUMN IF NOT EXISTS failure_kind VARCHAR;

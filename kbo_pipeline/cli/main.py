@@ -17,7 +17,7 @@ from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failur
 from kbo_pipeline.core.database import connect_read_only, database_exists, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
-from kbo_pipeline.core.ledger_state import LedgerState, current_ledger
+from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
 from kbo_pipeline.errors import ConfigError, KboError
 from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, portal_settings
@@ -150,8 +150,13 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
 def run_fetch(database: str, landing: Path) -> int:
 
     base = portal_settings()[0]
-    state = current_ledger(database) or LedgerState(None)
+    reading = current_ledger(database)
     print(f"database: {database} (for what is applied), landing folder: {landing.resolve()}")
+    if reading.note:
+        print(f"fetch: {reading.note}", file=sys.stderr)
+    if reading.state is None:
+        return 2
+    state = reading.state
     try:
         fetched = fetch_new(portal_client(), landing, state.latest_applied)
     except PortalError as exc:

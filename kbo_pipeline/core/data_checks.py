@@ -134,7 +134,12 @@ def _rows_applied_outcomes(
     rows = f"check_rows_{spec.table}" if scoped else spec.table
     per_job = conn.execute(
         render("checks/rows_applied.sql", rows=rows),
-        {"table": spec.table, "extract": extract_number, "completed": JobStatus.COMPLETED},
+        {
+            "table": spec.table,
+            "extract": extract_number,
+            "completed": JobStatus.COMPLETED,
+            "rolled_back": JobStatus.ROLLED_BACK,
+        },
     ).fetchall()
     wrong = [
         (number, staged, inserted, ledger_inserted, retired, ledger_retired)

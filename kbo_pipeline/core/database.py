@@ -125,9 +125,18 @@ _TRANSIENT_MESSAGES = (
 )
 
 
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether another process (or another connection of this one, opened differently) holds the
+    database: busy, not broken."""
+    message = str(exc).lower()
+    return isinstance(exc, (duckdb.IOException, duckdb.ConnectionException)) and (
+        "could not set lock" in message or "conflicting lock" in message or "different configuration" in message
+    )
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same work later may succeed."""
-    if isinstance(exc, (ConnectionError, TimeoutError, duckdb.HTTPException)):
+    if isinstance(exc, (ConnectionError, TimeoutError, duckdb.HTTPException, duckdb.OutOfMemoryException)):
         return True
     if isinstance(exc, (duckdb.IOException, duckdb.ConnectionException)):
         return any(m in str(exc).lower() for m in _TRANSIENT_MESSAGES)

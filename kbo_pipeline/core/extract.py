@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from kbo_pipeline.core.database import database_folder_name
 from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
-from kbo_pipeline.errors import FinalError
+from kbo_pipeline.errors import FinalError, ResourceError
 
 FILE_NAME = re.compile(
     r"^KboOpenData_(?P<number>\d{4})_(?P<year>\d{4})_(?P<month>\d{2})(?:_(?P<day>\d{2}))?_(?P<type>Full|Update)\.zip$",
@@ -77,7 +77,7 @@ def partition_key_for(file_name: str) -> str:
 
 
 def parse_file_name(file_name: str) -> tuple[int, str]:
-    match = FILE_NAME.match(file_name)
+    match = FILE_NAME.fullmatch(file_name)  # `$` would let a trailing newline through
     if not match:
         raise ExtractError(
             f"{file_name}: not a KBO extract name (expected KboOpenData_NNNN_YYYY_MM[_DD]_Full|Update.zip)"
@@ -309,7 +309,7 @@ def unpack(extract: Extract, target: Path) -> Path:
     free = shutil.disk_usage(target).free
     if needed > free:
         shutil.rmtree(target, ignore_errors=True)
-        raise ExtractError(
+        raise ResourceError(
             f"{extract.file_name}: unpacking needs {_mb(needed)} in {target.parent}, only {_mb(free)} free "
             "(free some space, or point KBO_WORK_DIR at a larger disk)"
         )
@@ -317,6 +317,9 @@ def unpack(extract: Extract, target: Path) -> Path:
         with zipfile.ZipFile(extract.path) as zf:
             for member in todo:
                 _unpack_member(zf, extract, member, target)
+    except OSError as exc:  # the disk filled up, the folder went: not the extract's fault
+        shutil.rmtree(target, ignore_errors=True)
+        raise ResourceError(f"{extract.file_name}: unpacking into {target} failed: {exc}") from exc
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
@@ -333,25 +336,39 @@ def _unpacked(folder: Path, member: Member) -> bool:
 
 
 def _unpack_member(zf: zipfile.ZipFile, extract: Extract, member: Member, folder: Path) -> None:
+    """Reading the ZIP can fail on its content (an ExtractError); writing the copy fails on the disk or
+    the folder (an OSError, which unpack reports as a resource error)."""
     dest = member_path(folder, member)
     partial = dest.with_suffix(".part")
     written = 0
     try:
-        with zf.open(member.name) as src, open(partial, "wb") as out:
-            while chunk := src.read(1 << 20):
-                written += len(chunk)
-                if written > member.uncompressed_bytes:
-                    raise ExtractError(f"{extract.file_name}/{member.name}: more bytes than the ZIP declares: refusing")
-                out.write(chunk)
-    except UNREADABLE as exc:
-        partial.unlink(missing_ok=True)
-        raise ExtractError(
-            f"{extract.file_name}/{member.name}: cannot be read from the ZIP ({type(exc).__name__}: {exc})"
-        ) from None
+        with open(partial, "wb") as out:
+            try:
+                src = zf.open(member.name)
+            except UNREADABLE as exc:
+                raise _unreadable(extract, member, exc) from None
+            with src:
+                while True:
+                    try:
+                        chunk = src.read(1 << 20)
+                    except UNREADABLE as exc:
+                        raise _unreadable(extract, member, exc) from None
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > member.uncompressed_bytes:
+                        raise ExtractError(
+                            f"{extract.file_name}/{member.name}: more bytes than the ZIP declares: refusing"
+                        )
+                    out.write(chunk)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(dest)
+
+
+def _unreadable(extract: Extract, member: Member, exc: BaseException) -> ExtractError:
+    return ExtractError(f"{extract.file_name}/{member.name}: cannot be read from the ZIP ({type(exc).__name__}: {exc})")
 
 
 def unpacked_name(member_name: str) -> str:

@@ -138,7 +138,7 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
         tables = table_summaries(conn, job_id)
         conn.execute(
             "UPDATE import_jobs SET status = $completed, completed_at = current_timestamp, "
-            "rows_deleted = $deleted, rows_inserted = $inserted, error_message = NULL WHERE job_id = $job_id",
+            "rows_deleted = $deleted, rows_inserted = $inserted, error_message = NULL, failure_kind = NULL WHERE job_id = $job_id",
             {
                 "job_id": job_id,
                 "deleted": sum(t.rows_deleted for t in tables),

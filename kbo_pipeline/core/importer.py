@@ -17,25 +17,31 @@ from kbo_pipeline.core.extract import (
     parse_file_name,
     read_extract,
     remove_work_folders,
+    sha256_of,
     unpack,
     work_folder,
 )
 from kbo_pipeline.core.finalize import FinalizeResult, finalize_job
 from kbo_pipeline.core.jobs import JobAction, JobStart, begin_job, record_failure
-from kbo_pipeline.core.ledger import latest_applied
+from kbo_pipeline.core.ledger import FailureKind, latest_applied
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import StagedPart, is_staged, stage_extract, staged_parts
+from kbo_pipeline.errors import ResourceError
 
 
 def prepare(
-    conn: duckdb.DuckDBPyConnection, zip_path: str | Path, run_id: str | None = None, work_dir: str | Path | None = None
+    conn: duckdb.DuckDBPyConnection,
+    zip_path: str | Path,
+    run_id: str | None = None,
+    work_dir: str | Path | None = None,
+    reapply_rolled_back: bool = True,
 ) -> tuple[Extract, JobStart]:
     """Validate the ZIP and start (or resume) its job. A bad extract is recorded as a failed job. A
     replacement (other bytes for an unfinished extract) removes what the attempt it replaces unpacked."""
     create_schema(conn)
     try:
         extract = read_extract(zip_path)
-        start = begin_job(conn, extract, run_id)
+        start = begin_job(conn, extract, run_id, reapply_rolled_back)
         if start.action == JobAction.REPLACE and work_dir is not None:
             remove_job_files(conn, extract.number, work_dir)
         return extract, start
@@ -45,7 +51,11 @@ def prepare(
             number = parse_file_name(Path(zip_path).name)[0]
         except ExtractError:
             pass
-        record_failure(conn, str(exc), file_name=Path(zip_path).name, extract_number=number)
+        try:
+            sha = sha256_of(Path(zip_path))  # so that the sensor knows these bytes failed
+        except OSError:
+            sha = None
+        record_failure(conn, str(exc), file_name=Path(zip_path).name, extract_number=number, file_sha256=sha)
         raise
 
 
@@ -56,6 +66,9 @@ def unpack_job(conn: duckdb.DuckDBPyConnection, extract: Extract, job_id: int, w
         return unpack(extract, work_folder(Path(work_dir), database_of(conn), extract))
     except ExtractError as exc:
         record_failure(conn, str(exc), job_id=job_id)
+        raise
+    except ResourceError as exc:
+        record_failure(conn, str(exc), job_id=job_id, kind=FailureKind.RESOURCE)
         raise
 
 
@@ -87,6 +100,9 @@ def stage(
         return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
     except ExtractError as exc:
         record_failure(conn, str(exc), job_id=job_id)
+        raise
+    except ResourceError as exc:
+        record_failure(conn, str(exc), job_id=job_id, kind=FailureKind.RESOURCE)
         raise
     finally:
         remove_job_files(conn, extract.number, work_dir)

@@ -12,7 +12,7 @@ import duckdb
 
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.extract import Extract, ExtractError
-from kbo_pipeline.core.ledger import UNFINISHED_JOBS, JobStatus, latest_applied
+from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind, JobStatus, latest_applied
 from kbo_pipeline.core.rollback import drop_job_staging, undo_extract_rows
 
 
@@ -23,6 +23,10 @@ class JobAction(StrEnum):
     RESUME = "resume"  # same bytes as an unfinished job: carry on where it stopped
     REPLACE = "replace"  # other bytes for an unfinished job: undo it and start again
     ALREADY_APPLIED = "already_applied"  # applied, or older than the latest applied: nothing to do
+    LEFT_ROLLED_BACK = "left_rolled_back"  # rolled back, and this run may not apply it again (the sensor's)
+
+
+NO_WORK = frozenset({JobAction.ALREADY_APPLIED, JobAction.LEFT_ROLLED_BACK})
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class JobStart:
 
     @property
     def needs_work(self) -> bool:
-        return self.action != JobAction.ALREADY_APPLIED
+        return self.action not in NO_WORK
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class ImportJob:
 
     @property
     def needs_work(self) -> bool:
-        return self.action != JobAction.ALREADY_APPLIED
+        return self.action not in NO_WORK
 
 
 def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
@@ -80,11 +84,16 @@ def _reset_job(conn: duckdb.DuckDBPyConnection, job_id: int, extract_number: int
     conn.execute("DELETE FROM import_job_batches WHERE job_id = $job_id", {"job_id": job_id})
 
 
-def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | None = None) -> JobStart:
+def begin_job(
+    conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | None = None, reapply_rolled_back: bool = True
+) -> JobStart:
     """Start the job of an extract, resume its unfinished job (same bytes) or replace it (other bytes).
 
     Raises ExtractError for an extract out of sequence; an extract already applied (or older than the
-    latest applied, so contained in it) is not an error: nothing to do.
+    latest applied, so contained in it) is not an error: nothing to do. A rolled-back extract is applied
+    again only when `reapply_rolled_back` (a person's import); the landing sensor's runs leave the same
+    bytes rolled back, decided here, in the transaction, so that a rollback between the sensor's look at
+    the ledger and its run's start still holds.
     """
     with transaction(conn):
         existing = conn.execute(
@@ -122,10 +131,17 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
             )
             return JobStart(job_id, JobAction.NEW, f"extract {extract.number}: new import job {job_id}")
         job_id, status, sha = existing
+        if status == JobStatus.ROLLED_BACK and sha == extract.sha256 and not reapply_rolled_back:
+            return JobStart(
+                job_id,
+                JobAction.LEFT_ROLLED_BACK,
+                f"extract {extract.number} was rolled back (job {job_id}): left as it is; "
+                f"`kbo import {extract.file_name}` applies it again",
+            )
         if sha == extract.sha256 and status != JobStatus.ROLLED_BACK:
             conn.execute(
                 "UPDATE import_jobs SET status = CASE WHEN staged_at IS NULL THEN $staging ELSE $processing END, "
-                "error_message = NULL, dagster_run_id = $run_id WHERE job_id = $job_id",
+                "error_message = NULL, failure_kind = NULL, dagster_run_id = $run_id WHERE job_id = $job_id",
                 {"job_id": job_id, "run_id": run_id, "staging": JobStatus.STAGING, "processing": JobStatus.PROCESSING},
             )
             return JobStart(
@@ -136,7 +152,7 @@ def begin_job(conn: duckdb.DuckDBPyConnection, extract: Extract, run_id: str | N
             "UPDATE import_jobs SET extract_type = $type, snapshot_date = $snapshot, extract_timestamp = $timestamp, "
             "file_name = $file_name, file_sha256 = $sha, status = $staging, started_at = current_timestamp, "
             "staged_at = NULL, completed_at = NULL, total_batches = NULL, rows_staged = NULL, rows_deleted = NULL, "
-            "rows_inserted = NULL, names_resolved = NULL, error_message = NULL, dagster_run_id = $run_id "
+            "rows_inserted = NULL, names_resolved = NULL, error_message = NULL, failure_kind = NULL, dagster_run_id = $run_id "
             "WHERE job_id = $job_id",
             {**{k: v for k, v in values.items() if k != "number"}, "job_id": job_id, "staging": JobStatus.STAGING},
         )
@@ -152,8 +168,11 @@ def record_failure(
     job_id: int | None = None,
     file_name: str | None = None,
     extract_number: int | None = None,
+    kind: FailureKind = FailureKind.INPUT,
+    file_sha256: str | None = None,
 ) -> None:
-    """Mark a job failed with its error; a file that never became a job gets a failed row of its own."""
+    """Mark a job failed with its error and its kind (the file's content, or the resources it ran on); a
+    file that never became a job gets a failed row of its own."""
     with transaction(conn):
         if job_id is None and extract_number is not None:
             row = conn.execute(
@@ -165,18 +184,21 @@ def record_failure(
         if job_id is None:
             job_id = conn.execute("SELECT coalesce(max(job_id), 0) + 1 FROM import_jobs").fetchone()[0]
             conn.execute(
-                "INSERT INTO import_jobs (job_id, extract_number, file_name, status, error_message) "
-                "VALUES ($job_id, $number, $file_name, $failed, $error)",
+                "INSERT INTO import_jobs (job_id, extract_number, file_name, file_sha256, status, error_message, "
+                "failure_kind) VALUES ($job_id, $number, $file_name, $sha, $failed, $error, $kind)",
                 {
                     "job_id": job_id,
                     "number": extract_number,
                     "file_name": file_name or "?",
                     "error": error,
                     "failed": JobStatus.FAILED,
+                    "kind": kind,
+                    "sha": file_sha256,
                 },
             )
         else:
             conn.execute(
-                "UPDATE import_jobs SET status = $failed, error_message = $error WHERE job_id = $job_id",
-                {"job_id": job_id, "error": error, "failed": JobStatus.FAILED},
+                "UPDATE import_jobs SET status = $failed, error_message = $error, failure_kind = $kind, "
+                "file_sha256 = coalesce($sha, file_sha256) WHERE job_id = $job_id",
+                {"job_id": job_id, "error": error, "failed": JobStatus.FAILED, "kind": kind, "sha": file_sha256},
             )

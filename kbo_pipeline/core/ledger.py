@@ -33,3 +33,27 @@ def latest_applied(conn: duckdb.DuckDBPyConnection) -> int | None:
     return conn.execute(
         "SELECT max(extract_number) FROM import_jobs WHERE status = $completed", {"completed": JobStatus.COMPLETED}
     ).fetchone()[0]
+
+
+class FailureKind(StrEnum):
+    """Why a job failed: its file (the same bytes fail again) or what it ran on (the same file may pass)."""
+
+    INPUT = "input"
+    RESOURCE = "resource"
+
+
+def has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name "
+            "AND database_name = current_database() AND schema_name = current_schema()",
+            {"name": name},
+        ).fetchone()[0]
+    )
+
+
+def database_id(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """The id written into the database when its ledger was created; None before that."""
+    if not has_table(conn, "import_database"):
+        return None
+    return conn.execute("SELECT min(database_id) FROM import_database").fetchone()[0]

@@ -9,7 +9,7 @@ import duckdb
 from kbo_pipeline.core.database import database_of, transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.core.extract import remove_work_folders
-from kbo_pipeline.core.ledger import UNFINISHED_JOBS, BatchStatus, JobStatus, latest_applied
+from kbo_pipeline.core.ledger import UNFINISHED_JOBS, JobStatus, latest_applied
 from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import FinalError
@@ -65,16 +65,16 @@ def rollback_extract(
         if status != JobStatus.COMPLETED and latest is not None and extract_number < latest:
             raise RollbackError(f"extract {extract_number} is older than the latest applied extract {latest}")
         newer = conn.execute(
-            "SELECT j.extract_number FROM import_jobs j WHERE j.extract_number > $n "
-            "AND list_contains($unfinished, j.status) AND EXISTS (SELECT 1 FROM import_job_batches b "
-            "WHERE b.job_id = j.job_id AND b.status = $completed) ORDER BY 1 DESC LIMIT 1",
-            {"n": extract_number, "unfinished": list(UNFINISHED_JOBS), "completed": BatchStatus.COMPLETED},
+            "SELECT extract_number, status FROM import_jobs WHERE extract_number > $n "
+            "AND list_contains($unfinished, status) ORDER BY 1 DESC LIMIT 1",
+            {"n": extract_number, "unfinished": list(UNFINISHED_JOBS)},
         ).fetchone()
         if newer:
-            # Its batches retired rows of extract N; undoing N under them would leave those retired for good.
+            # Whatever its batches did, its staging was computed against the state with extract N (a
+            # Full's difference above all): undoing N under it would make a resume apply the wrong rows.
             raise RollbackError(
-                f"extract {newer[0]} is unfinished and has applied batches on top of extract {extract_number}: "
-                f"roll back {newer[0]} first"
+                f"extract {newer[0]} is {newer[1]} (staged on top of extract {extract_number}): roll back "
+                f"{newer[0]} first (`kbo rollback {newer[0]}`), or finish it (`kbo import` its file again)"
             )
         mark_touched(conn, extract_number)
         removed, restored = undo_extract_rows(conn, extract_number)
@@ -90,7 +90,7 @@ def rollback_extract(
         drop_job_staging(conn, job_id)
         conn.execute(
             "UPDATE import_jobs SET status = $rolled_back, completed_at = current_timestamp, "
-            "error_message = NULL WHERE job_id = $j",
+            "error_message = NULL, failure_kind = NULL WHERE job_id = $j",
             {"j": job_id, "rolled_back": JobStatus.ROLLED_BACK},
         )
     if work_dir is not None:

@@ -19,6 +19,7 @@ from kbo_pipeline.core.extract import Extract, ExtractError, Member, expected_he
 from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
 from kbo_pipeline.core.templates import render
+from kbo_pipeline.errors import ResourceError
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,24 @@ def describe_csv_error(where: str, exc: duckdb.Error) -> str:
 
 @contextmanager
 def reading(extract: Extract, member: Member) -> Iterator[None]:
-    """A DuckDB error while one member's CSV is read becomes an ExtractError naming the file and line."""
+    """A DuckDB error while one member's CSV is read: the file's content (an ExtractError naming the
+    file and line), or what the read ran on (a ResourceError: out of memory, the disk full, the unpacked
+    file gone), which blames nothing in the extract and may pass when tried again."""
     try:
         yield
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+        raise ResourceError(f"{extract.file_name}/{member.name}: {resource_problem(exc)}") from exc
     except duckdb.Error as exc:
         raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+
+
+def resource_problem(exc: Exception) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return f"out of memory while reading it (KBO_MEMORY_LIMIT, or free memory): {first}"
+    if "no space left" in str(exc).lower():
+        return f"the disk is full: {first}"
+    return f"could not read its unpacked copy (was the work folder removed?): {first}"
 
 
 def count_rows(conn: duckdb.DuckDBPyConnection, extract: Extract, folder: Path, member: Member) -> int:

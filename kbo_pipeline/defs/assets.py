@@ -34,6 +34,11 @@ class ExtractConfig(Config):
         default="",
         description="The extract ZIP; empty means <landing_dir>/<partition key>.zip. Its name must match the partition.",
     )
+    reapply_rolled_back: bool = Field(
+        default=True,
+        description="Apply the extract again if it was rolled back. The landing sensor's runs set this off, so "
+        "that a rollback stays rolled back while its file sits in the landing folder.",
+    )
 
 
 class StagingConfig(Config):
@@ -60,7 +65,7 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir)
+            extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir, config.reapply_rolled_back)
     for warning in extract.warnings:
         context.log.warning(warning)
     context.log.info(start.message)
@@ -178,7 +183,7 @@ def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths:
     job: ImportJob = applied["enterprise"]
     number = job.extract.number
     if not job.needs_work:
-        context.log.info(f"extract {number} is already applied: nothing changed")
+        context.log.info(f"extract {number}: nothing changed ({job.action.value.replace('_', ' ')})")
         return Output(job, output_name="code", metadata={"changed": False})
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:

@@ -58,7 +58,7 @@ def kbo_complete_batches(context: OpExecutionContext, job: ImportJob, kbo_db: Kb
     After a run was terminated, Dagster's re-execution from failure re-runs the interrupted step but
     not the mapped steps that never started; this picks those up, each still its own transaction."""
     if not job.needs_work:
-        context.log.info(f"extract {job.extract.number} is already applied: nothing changed")
+        context.log.info(f"extract {job.extract.number}: nothing changed ({job.action.value.replace('_', ' ')})")
         for table in TABLES:
             yield Output(job, output_name=table, metadata={"changed": False})
         return

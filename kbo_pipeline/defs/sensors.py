@@ -1,16 +1,22 @@
 """The landing-folder sensor: a new extract ZIP becomes a run of the import, in extract order, once.
 
-A tick lists the folder and reads the small ledger state file written after every run; it never opens
-the database while a run may hold it. Run keys carry the file's content hash: a used run key is never
-launched again, so an applied or failed file does not run twice, while a corrected file does run.
+The database's ledger decides what runs, never Dagster's memory of earlier runs: a tick reads the
+ledger (ledger_state.py), waits while a run for the same database is queued or running, and requests
+the next extract in sequence unless the ledger says to leave that file alone (rolled back, or failed
+on its content). Its run requests carry no run key: a rebuilt or restored database is filled again,
+and a rolled-back extract is applied again only by a person's `kbo import`.
 """
 
 import json
+import time
 
 from dagster import (
+    DagsterInstance,
     DagsterInvariantViolationError,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -18,42 +24,112 @@ from dagster import (
 )
 
 from kbo_pipeline import settings
+from kbo_pipeline.core.database import resolve_database
 from kbo_pipeline.core.extract import partition_key_for
-from kbo_pipeline.core.ledger_state import LedgerState, current_ledger
+from kbo_pipeline.core.ledger import FailureKind
+from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.defs.assets import extract_partitions
 from kbo_pipeline.defs.run_monitor import reap_dead_runs
-from kbo_pipeline.sources.landing import choose_next, content_key, list_landing, remember, stable_files
+from kbo_pipeline.sources.landing import choose_next, content_key, judge, list_landing, remember, stable_files
 from kbo_pipeline.sources.portal import PortalError, portal_client, portal_settings, wanted_extracts
+
+DATABASE_TAG = "kbo/database"
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+def _instance(context: SensorEvaluationContext) -> DagsterInstance | None:
+    try:
+        return context.instance
+    except DagsterInvariantViolationError:  # a context built without an instance (a unit test)
+        return None
+
+
+def run_in_flight(instance: DagsterInstance | None, database: str) -> str | None:
+    """A run (import or rollback) of this database that is queued or running, described; None if none."""
+    if instance is None:
+        return None
+    runs = instance.get_runs(RunsFilter(statuses=IN_FLIGHT, tags={DATABASE_TAG: database}), limit=1)
+    if not runs:
+        return None
+    run = runs[0]
+    what = run.tags.get("dagster/partition") or run.job_name
+    return f"run {run.run_id} ({what}) is {run.status.value.lower()} for {database}"
+
+
+def recent_failure(instance: DagsterInstance | None, database: str, partition: str) -> float | None:
+    """Seconds since this partition's latest run for this database failed, if it did."""
+    if instance is None:
+        return None
+    records = instance.get_run_records(
+        RunsFilter(tags={DATABASE_TAG: database, "dagster/partition": partition}), limit=1
+    )
+    if not records or records[0].dagster_run.status != DagsterRunStatus.FAILURE or records[0].end_time is None:
+        return None
+    return time.time() - records[0].end_time
 
 
 def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -> SensorResult | SkipReason:
+    database = resolve_database(database)
     cursor = json.loads(context.cursor) if context.cursor else {}
     seen: dict[str, list] = cursor.get("files", {})
     files = list_landing(landing)
     ready = stable_files(files, seen)
     seen = remember(files, seen)
-    new_cursor = json.dumps({"files": seen})
-    state = current_ledger(database)
-    if state is None:
-        context.update_cursor(new_cursor)
-        return SkipReason(f"{database} is busy and has no ledger state file yet: trying again next tick")
-    decision = choose_next(ready, state.latest_applied)
+
+    def skip(reason: str) -> SkipReason:
+        context.update_cursor(json.dumps({"files": seen}))
+        return SkipReason(reason)
+
+    instance = _instance(context)
+    busy = run_in_flight(instance, database)
+    if busy:
+        return skip(f"{busy}: waiting for it to end")
+    reading = current_ledger(database)
+    if reading.note:
+        context.log.info(reading.note)
+    if reading.state is None:
+        return skip(f"{reading.note}: trying again next tick")
+    ledger = reading.state
+    decision = choose_next(ready, ledger.latest_applied)
     if decision.file is None:
         waiting = sorted({f.name for f in files} - {f.name for f in ready})
         note = f" ({len(waiting)} file(s) still being written: {', '.join(waiting)})" if waiting else ""
-        context.update_cursor(new_cursor)
-        return SkipReason(decision.reason + note)
+        return skip(decision.reason + note)
     chosen = decision.file
     digest = content_key(chosen, seen)
+    job = ledger.open_jobs.get(chosen.number)
+    leave = judge(chosen, digest, job)
+    if leave:
+        return skip(leave)
     key = partition_key_for(chosen.name)
-    context.log.info(f"{chosen.name}: {decision.reason}")
+    if job is not None and job.failure_kind == FailureKind.RESOURCE:
+        since = recent_failure(instance, database, key)
+        wait = settings.resource_retry_seconds()
+        if since is not None and since < wait:
+            return skip(
+                f"{chosen.name}: its last run failed on a resource ({job.error_message}); "
+                f"trying again {wait - since:.0f} s from now (KBO_RESOURCE_RETRY_SECONDS)"
+            )
+    context.log.info(f"{chosen.name}: {decision.reason} (ledger read from the {reading.source})")
     return SensorResult(
         run_requests=[
             RunRequest(
                 partition_key=key,
-                run_key=f"{key}:{digest[:16]}",
-                run_config={"ops": {"kbo_extract": {"config": {"zip_path": str(chosen.path.resolve())}}}},
-                tags={"kbo/source": "sensor", "kbo/sha256": digest},
+                run_config={
+                    "ops": {
+                        "kbo_extract": {
+                            "config": {"zip_path": str(chosen.path.resolve()), "reapply_rolled_back": False}
+                        }
+                    },
+                    "resources": {"kbo_db": {"config": {"database": database}}},
+                },
+                tags={"kbo/source": "sensor", "kbo/sha256": digest, DATABASE_TAG: database},
             )
         ],
         dynamic_partitions_requests=[extract_partitions.build_add_request([key])],
@@ -72,10 +148,7 @@ def build_extract_sensor(job):
     def kbo_extract_sensor(context: SensorEvaluationContext):
         # A run whose process died (a killed `kbo import`, a crashed host) is reported failed here too,
         # for instances whose dagster.yaml has no run monitoring.
-        try:
-            instance = context.instance
-        except DagsterInvariantViolationError:  # a context built without an instance (a unit test)
-            instance = None
+        instance = _instance(context)
         for line in reap_dead_runs(instance) if instance is not None else ():
             context.log.warning(line)
         return evaluate_landing(context, settings.database_path(), settings.landing_dir())
@@ -96,7 +169,10 @@ def build_portal_sensor(fetch_job):
         description="Downloads new extracts from the KBO open-data portal into the landing folder.",
     )
     def kbo_portal_sensor(context: SensorEvaluationContext):
-        state = current_ledger(settings.database_path()) or LedgerState(None)
+        reading = current_ledger(resolve_database(settings.database_path()))
+        if reading.state is None:
+            return SkipReason(f"{reading.note}: trying again next tick")
+        state = reading.state
         try:
             offered = portal_client(timeout=30).list_extracts()
         except PortalError as exc:

@@ -15,6 +15,7 @@ from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.extract import ExtractError, parse_file_name, read_extract
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.defs.retries import retrying
+from kbo_pipeline.errors import ResourceError
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.tables import table_checksums
 
@@ -289,11 +290,14 @@ def test_unpacking_refuses_without_the_disk_space_and_says_how_much(db_with_147,
     before = table_checksums(db_with_147)
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9 - 4096, 4096))
-    with pytest.raises(ExtractError, match=r"unpacking needs 2 MB in .*, only 4,096 bytes free") as info:
+    # A full disk is not the file's fault: a resource error (retried, the same file launched again).
+    with pytest.raises(ResourceError, match=r"unpacking needs 2 MB in .*, only 4,096 bytes free") as info:
         import_extract(db_with_147, path, work_dir)
     assert str(info.value).startswith(NAME)
     assert table_checksums(db_with_147) == before
-    assert db_with_147.execute("SELECT status FROM import_jobs WHERE extract_number = 148").fetchone()[0] == "failed"
+    assert db_with_147.execute(
+        "SELECT status, failure_kind FROM import_jobs WHERE extract_number = 148"
+    ).fetchone() == ("failed", "resource")
     assert not list(work_dir.rglob("*.csv")) and not list(work_dir.rglob("*.part"))
 
 
