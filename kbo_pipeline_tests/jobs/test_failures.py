@@ -9,17 +9,18 @@ import pytest
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 
 from kbo_pipeline.cli.runs import launch_import, launch_rollback
-from kbo_pipeline.core.batches import apply_batch
+from kbo_pipeline.core.batches import apply_batch, plan_batches
 from kbo_pipeline.core.database import connect, database_of, is_transient
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.extract import read_extract, work_folder
 from kbo_pipeline.core.failpoints import FailpointHit, hit
-from kbo_pipeline.core.importer import import_extract, prepare, unpack_job
+from kbo_pipeline.core.importer import import_extract, prepare, stage, unpack_job
 from kbo_pipeline.core.progress import job_report
 from kbo_pipeline.core.rollback import RollbackError, rollback_extract
 from kbo_pipeline.definitions import get_import_job
 from kbo_pipeline.errors import ConfigError
 from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.fulls import current_state, full_zip
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import DatabaseHeld, staged_batches, table_checksums
 
@@ -160,13 +161,36 @@ def test_a_rollback_under_a_newer_unfinished_extract_with_applied_batches_is_ref
         apply_batch(db, batch)
     partly = table_checksums(db)
     with pytest.raises(
-        RollbackError,
-        match="extract 142 is unfinished and has applied batches on top of extract 141: roll back 142 first",
+        RollbackError, match=r"extract 142 is processing \(staged on top of extract 141\): roll back 142 first"
     ):
         rollback_extract(db, 141)
     assert table_checksums(db) == partly
     rollback_extract(db, 142)
     assert table_checksums(db) == before
+    rollback_extract(db, 141)
+    assert_equals_replay(db, samples[:1])
+
+
+def test_a_rollback_under_a_staged_full_is_refused_even_before_any_batch(db, work_dir, samples, tmp_path):
+    """Red team 3: a Full staged as a difference against the state with 141, every batch failed; a
+    rollback of 141 under it would make resuming the Full apply a difference computed against a state
+    that is gone. It is refused, naming the Full, until the Full is rolled back."""
+    for path in samples[:3]:
+        import_extract(db, path, work_dir)
+    expected = current_state(db)  # the register as of 142: the Full below equals it
+    rollback_extract(db, 142)
+    before = table_checksums(db)
+    full = full_zip(tmp_path, 143, expected)
+    extract, start = prepare(db, full)
+    stage(db, extract, start.job_id, work_dir, SIZES, accept_drift=True)
+    job_id = start.job_id
+    assert plan_batches(db, job_id)  # a difference to apply
+    db.execute("UPDATE import_job_batches SET status = 'failed' WHERE job_id = $j", {"j": job_id})
+    db.execute("UPDATE import_jobs SET status = 'failed' WHERE job_id = $j", {"j": job_id})
+    with pytest.raises(RollbackError, match=r"extract 143 is failed \(staged on top of extract 141\)"):
+        rollback_extract(db, 141)
+    assert table_checksums(db) == before
+    rollback_extract(db, 143)
     rollback_extract(db, 141)
     assert_equals_replay(db, samples[:1])
 
