@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DEFAULT_DATABASE = "data/kbo.duckdb"
@@ -21,14 +22,37 @@ def landing_dir() -> Path:
     return Path(os.environ.get("KBO_LANDING_DIR", DEFAULT_LANDING_DIR))
 
 
-def work_dir() -> Path:
-    """KBO_WORK_DIR: where the CSVs of an extract are unpacked while it is imported."""
-    return Path(os.environ.get("KBO_WORK_DIR", DEFAULT_WORK_DIR))
+def configured_work_dir() -> str:
+    """KBO_WORK_DIR as set; empty when unset (the folder beside the database)."""
+    return os.environ.get("KBO_WORK_DIR", "")
 
 
-def export_dir() -> Path:
-    """KBO_EXPORT_DIR: where the Parquet exports go (changes/extract=N/, current/)."""
-    return Path(os.environ.get("KBO_EXPORT_DIR", DEFAULT_EXPORT_DIR))
+def configured_export_dir() -> str:
+    """KBO_EXPORT_DIR as set; empty when unset (the folder beside the database)."""
+    return os.environ.get("KBO_EXPORT_DIR", "")
+
+
+def _beside(database: str | None, suffix: str, motherduck_default: str) -> Path:
+    """A folder that belongs to a database: beside a local file (never relative to the folder a
+    command runs in); for MotherDuck, which has no folder, under the one kbo was started in."""
+    database = database or database_path()
+    if database.startswith(("md:", "motherduck:")):
+        return Path(motherduck_default).resolve() / re.sub(r"[^A-Za-z0-9_.-]", "_", database)
+    return Path(os.path.abspath(database) + suffix)
+
+
+def work_dir(database: str | None = None) -> Path:
+    """KBO_WORK_DIR: where the CSVs of an extract are unpacked while it is imported; by default
+    <database>.work beside the database."""
+    return Path(configured_work_dir()) if configured_work_dir() else _beside(database, ".work", DEFAULT_WORK_DIR)
+
+
+def export_dir(database: str | None = None) -> Path:
+    """KBO_EXPORT_DIR: where the Parquet exports go (changes/extract=N/, current/, manifest.json); by
+    default <database>.exports beside the database."""
+    if configured_export_dir():
+        return Path(configured_export_dir())
+    return _beside(database, ".exports", DEFAULT_EXPORT_DIR)
 
 
 def lock_timeout() -> float:

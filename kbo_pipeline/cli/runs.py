@@ -31,14 +31,15 @@ def import_run_config(
         "resources": {"kbo_db": {"config": {"database": database}}},
         "loggers": {"console": {"config": {"log_level": log_level or os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
     }
-    if work_dir is not None:
-        config["resources"]["kbo_paths"] = {
-            "config": {
-                "landing_dir": str(settings.landing_dir()),
-                "work_dir": str(work_dir),
-                "export_dir": str(settings.export_dir()),
-            }
+    # The work and export folders follow the database the run writes (empty: beside it), never the
+    # default database's: `kbo import --database other.duckdb` exports beside other.duckdb.
+    config["resources"]["kbo_paths"] = {
+        "config": {
+            "landing_dir": str(settings.landing_dir()),
+            "work_dir": str(work_dir) if work_dir is not None else settings.configured_work_dir(),
+            "export_dir": settings.configured_export_dir(),
         }
+    }
     return config
 
 

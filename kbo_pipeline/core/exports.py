@@ -4,22 +4,64 @@ request the current state. Hive-style folders, so that any engine reads them as 
     <export_dir>/changes/extract=148/activity.parquet    changes_in_activity(148)
     <export_dir>/current/activity.parquet                current_activity (and code.parquet)
 
+    <export_dir>/manifest.json                           which extracts are valid, for which database
+
 DuckDB writes each file with COPY ... (FORMAT parquet) under a temporary name in the same folder and
 renames it into place, so a reader sees the old file or the new one, never half of one. The rows come
 out in a total order, so writing again (a re-executed step) writes the same bytes.
+
+The folder belongs to one database: the manifest names its id, and a database refuses a folder that
+another one wrote. It follows the ledger: `sync_exports` (after every export and every rollback)
+removes the change set of an extract that is no longer applied and a current snapshot newer than the
+latest applied extract, and lists in the manifest the change sets a consumer may apply. Only names from
+the entity spec reach SQL; any other file in the folder is left alone and never read.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from kbo_pipeline.core.entities import CODE, ENTITIES
+from kbo_pipeline.core.database import database_of
+from kbo_pipeline.core.entities import CODE, ENTITIES, TABLES
+from kbo_pipeline.core.ledger import JobStatus, database_id, latest_applied
+from kbo_pipeline.errors import FinalError
 
 PARTIAL = ".partial-"  # a file being written: <name>.parquet.partial-<pid>; no reader's *.parquet matches it
+MANIFEST = "manifest.json"
+CHANGE_FOLDER = re.compile(r"extract=(\d+)")
+CURRENT_TABLES = (*TABLES, CODE.table)
+
+
+class ExportFolderError(FinalError):
+    """The export folder belongs to another database."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    database: str
+    database_id: str | None
+    extracts: tuple[int, ...]  # the change sets a consumer may apply, in order
+    current_as_of: int | None  # the extract the current snapshot shows; None: no snapshot
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "database": self.database,
+                "database_id": self.database_id,
+                "extracts": list(self.extracts),
+                "current_as_of": self.current_as_of,
+                "written_at": datetime.now(UTC).isoformat(),
+            },
+            indent=1,
+        )
 
 
 @dataclass(frozen=True)
@@ -56,9 +98,69 @@ def _remove_partials(folder: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
+def read_manifest(export_dir: Path | str) -> dict | None:
+    try:
+        content = json.loads((Path(export_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def claim(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> None:
+    """Refuse a folder whose manifest names another database: two databases never mix their files."""
+    manifest = read_manifest(export_dir)
+    ours = database_id(conn)
+    theirs = manifest.get("database_id") if manifest else None
+    if theirs and ours and theirs != ours:
+        raise ExportFolderError(
+            f"the export folder {export_dir} belongs to another database ({manifest.get('database')}, id {theirs}); "
+            f"this is {database_of(conn)} (id {ours}): give it its own folder (KBO_EXPORT_DIR)"
+        )
+
+
+def sync_exports(conn: duckdb.DuckDBPyConnection, export_dir: Path | str, current_as_of: int | None = None) -> Manifest:
+    """Bring the folder in line with the ledger and write its manifest: change sets of extracts no
+    longer applied go, and so does a snapshot of a state no longer applied. `current_as_of`: a current
+    snapshot was just written, showing that extract."""
+    export_dir = Path(export_dir)
+    claim(conn, export_dir)
+    applied = {
+        number
+        for (number,) in conn.execute(
+            "SELECT extract_number FROM import_jobs WHERE status = $completed", {"completed": JobStatus.COMPLETED}
+        ).fetchall()
+    }
+    valid = []
+    for folder in sorted((export_dir / "changes").glob("extract=*")) if (export_dir / "changes").is_dir() else ():
+        match = CHANGE_FOLDER.fullmatch(folder.name)
+        if match is None or not folder.is_dir() or folder.is_symlink():
+            continue  # not ours: left alone
+        number = int(match[1])
+        if number not in applied:
+            shutil.rmtree(folder)  # rolled back (or never finished): its changes are not the database's
+        elif all((folder / f"{table}.parquet").is_file() for table in TABLES):
+            valid.append(number)
+    previous = read_manifest(export_dir) or {}
+    snapshot = current_as_of if current_as_of is not None else previous.get("current_as_of")
+    latest = latest_applied(conn)
+    if snapshot is not None and (
+        type(snapshot) is not int or latest is None or snapshot > latest or snapshot not in applied
+    ):
+        for table in CURRENT_TABLES:
+            (current_folder(export_dir) / f"{table}.parquet").unlink(missing_ok=True)
+        snapshot = None
+    manifest = Manifest(database_of(conn), database_id(conn), tuple(sorted(valid)), snapshot)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    partial = export_dir / f"{MANIFEST}{PARTIAL}{os.getpid()}"
+    partial.write_text(manifest.to_json())
+    os.replace(partial, export_dir / MANIFEST)
+    return manifest
+
+
 def export_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, export_dir: Path | str) -> list[ExportedFile]:
     """changes/extract=<k>/<table>.parquet for every entity table: the rows extract k added or retired,
     typed, with their kind of change (changes_in_<table>)."""
+    claim(conn, export_dir)
     folder = changes_folder(export_dir, extract_number)
     if folder.exists():
         _remove_partials(folder)
@@ -70,6 +172,7 @@ def export_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, export_
 
 def export_current(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> list[ExportedFile]:
     """current/<table>.parquet: every entity table's current rows (history columns left out), and code."""
+    claim(conn, export_dir)
     folder = current_folder(export_dir)
     if folder.exists():
         _remove_partials(folder)
@@ -84,7 +187,9 @@ def export_current(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> l
 
 def expected_rows(conn: duckdb.DuckDBPyConnection, table: str, extract_number: int | None) -> int:
     """What the database holds for one exported file: the table's change set of that extract, or (None)
-    its current rows."""
+    its current rows. `table` must be one of the spec's (it names a table in SQL)."""
+    if table not in CURRENT_TABLES:
+        raise ValueError(f"{table!r} is not a table of the entity spec")
     if extract_number is None:
         source = "code" if table == CODE.table else f"current_{table}"
         return conn.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
@@ -95,6 +200,23 @@ def expected_rows(conn: duckdb.DuckDBPyConnection, table: str, extract_number: i
         f"+ (SELECT count(*) FROM {table} WHERE _deleted_at_extract = $k)",
         {"k": extract_number},
     ).fetchone()[0]
+
+
+def files_to_check(
+    export_dir: Path | str, extract_number: int | None, latest: int | None
+) -> list[tuple[str, Path, int | None]]:
+    """(label, file, extract) for every file of this extract's export that the manifest lists: the
+    change set's tables, and the current snapshot's when it shows the latest applied extract. Names
+    come from the spec: a stray or planted file in the folder is never looked at."""
+    manifest = read_manifest(export_dir) or {}
+    checked = []
+    if extract_number is not None and extract_number in (manifest.get("extracts") or []):
+        folder = changes_folder(export_dir, extract_number)
+        checked += [(f"{folder.name}/{t}.parquet", folder / f"{t}.parquet", extract_number) for t in TABLES]
+    if latest is not None and manifest.get("current_as_of") == latest:
+        folder = current_folder(export_dir)
+        checked += [(f"current/{t}.parquet", folder / f"{t}.parquet", None) for t in CURRENT_TABLES]
+    return checked
 
 
 def file_rows(conn: duckdb.DuckDBPyConnection, path: Path | str) -> int:

@@ -25,7 +25,8 @@ class ImportLocked(TransientError):
 def sidecar(database: str, suffix: str) -> Path:
     """A file that belongs to a database: beside a local file, under the work folder for MotherDuck."""
     if is_motherduck(database):
-        return settings.work_dir() / (re.sub(r"[^A-Za-z0-9_.-]", "_", database) + suffix)
+        folder = Path(settings.configured_work_dir() or settings.DEFAULT_WORK_DIR).resolve()
+        return folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", database) + suffix)
     return Path(database + suffix)
 
 

@@ -65,7 +65,9 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            extract, start = prepare(conn, path, context.run.run_id, kbo_paths.work_dir, config.reapply_rolled_back)
+            extract, start = prepare(
+                conn, path, context.run.run_id, kbo_paths.work_for(kbo_db.database), config.reapply_rolled_back
+            )
     for warning in extract.warnings:
         context.log.warning(warning)
     context.log.info(start.message)
@@ -112,7 +114,7 @@ def kbo_staging(
                     conn,
                     job.extract,
                     job.job_id,
-                    kbo_paths.work_dir,
+                    kbo_paths.work_for(kbo_db.database),
                     config.batch_sizes,
                     config.tune_batch_sizes,
                     config.target_batch_seconds,
@@ -187,7 +189,7 @@ def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths:
         return Output(job, output_name="code", metadata={"changed": False})
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            final = finish(conn, job.job_id, number, kbo_paths.work_dir)
+            final = finish(conn, job.job_id, number, kbo_paths.work_for(kbo_db.database))
     context.log.info(
         f"extract {number} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
     )

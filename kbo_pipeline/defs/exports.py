@@ -17,13 +17,15 @@ from pydantic import Field
 
 from kbo_pipeline.core.exports import (
     changes_folder,
-    current_folder,
     expected_rows,
     export_changes,
     export_current,
     file_rows,
+    files_to_check,
+    sync_exports,
 )
 from kbo_pipeline.core.extract import parse_file_name
+from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.defs.assets import GROUP, extract_partitions
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.retries import retrying
@@ -49,24 +51,31 @@ def parquet_exports(
     """What this extract changed, one Parquet file per table in a Hive-style folder (and, on request,
     the current state), for any engine to read: DuckDB, pandas, Spark, Trino, BigQuery."""
     number = parse_file_name(context.partition_key + ".zip")[0]
-    changes, current = [], []
+    export_dir = kbo_paths.exports_for(kbo_db.database)
+    changes, current, applied = [], [], False
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            changes = export_changes(conn, number, kbo_paths.export_dir) if config.changes else []
-            current = export_current(conn, kbo_paths.export_dir) if config.current_snapshot else []
+            status = conn.execute("SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}).fetchone()
+            applied = status is not None and status[0] == JobStatus.COMPLETED
+            # Not applied (the run left a rolled-back extract alone): nothing of it is exported.
+            changes = export_changes(conn, number, export_dir) if config.changes and applied else []
+            current = export_current(conn, export_dir) if config.current_snapshot else []
+            manifest = sync_exports(conn, export_dir, latest_applied(conn) if current else None)
     files = changes + current
     context.log.info(
         f"extract {number}: {len(files)} Parquet file(s), {sum(f.rows for f in files):,} rows, "
-        f"{sum(f.bytes for f in files):,} bytes under {kbo_paths.export_dir}"
+        f"{sum(f.bytes for f in files):,} bytes under {export_dir}"
+        + ("" if applied else " (the extract is not applied: no change set)")
     )
     metadata = {
-        "export_dir": MetadataValue.path(str(kbo_paths.export_dir)),
+        "export_dir": MetadataValue.path(str(export_dir)),
+        "valid_extracts": MetadataValue.text(", ".join(map(str, manifest.extracts)) or "none"),
         "change_rows": sum(f.rows for f in changes),
         "change_bytes": sum(f.bytes for f in changes),
         "files": MetadataValue.md(_table(files) if files else "nothing exported (both switched off)"),
     }
-    if config.changes:
-        metadata["changes"] = MetadataValue.path(str(changes_folder(kbo_paths.export_dir, number)))
+    if changes:
+        metadata["changes"] = MetadataValue.path(str(changes_folder(export_dir, number)))
     if current:
         metadata |= {"current_rows": sum(f.rows for f in current), "current_bytes": sum(f.bytes for f in current)}
     return MaterializeResult(metadata=metadata)
@@ -75,19 +84,15 @@ def parquet_exports(
 @asset_check(asset=parquet_exports, description="Every exported file holds as many rows as the database says.")
 def export_row_counts(context: AssetCheckExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths):
     number = parse_file_name(context.partition_key + ".zip")[0] if context.has_partition_key else None
+    export_dir = kbo_paths.exports_for(kbo_db.database)
     checked = {}
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            checked = {}
-            for folder, extract in (
-                (changes_folder(kbo_paths.export_dir, number), number),
-                (current_folder(kbo_paths.export_dir), None),
-            ):
-                for path in sorted(folder.glob("*.parquet")) if folder.exists() else ():
-                    checked[f"{folder.name}/{path.name}"] = (
-                        file_rows(conn, path),
-                        expected_rows(conn, path.stem, extract),
-                    )
+            latest = latest_applied(conn)
+            checked = {
+                label: (file_rows(conn, path), expected_rows(conn, path.stem, extract))
+                for label, path, extract in files_to_check(export_dir, number, latest)
+            }
     wrong = {name: counts for name, counts in checked.items() if counts[0] != counts[1]}
     return AssetCheckResult(
         passed=not wrong,

@@ -8,6 +8,7 @@ from dagster import Config, DynamicOut, DynamicOutput, In, MetadataValue, Nothin
 
 from kbo_pipeline.core.batches import Batch, apply_batch, plan_batches
 from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.exports import ExportFolderError, sync_exports
 from kbo_pipeline.core.finalize import resolve_names, table_summaries
 from kbo_pipeline.core.jobs import ImportJob
 from kbo_pipeline.core.ledger import BatchStatus
@@ -96,11 +97,21 @@ class RollbackConfig(Config):
 def kbo_rollback_extract(
     context: OpExecutionContext, config: RollbackConfig, kbo_db: KboDatabase, kbo_paths: KboPaths
 ) -> RollbackResult:
-    """Undo one extract (the latest applied, or an unfinished newer one) in one transaction, and remove
-    whatever of it is still unpacked."""
+    """Undo one extract (the latest applied, or an unfinished newer one) in one transaction, remove
+    whatever of it is still unpacked, and take its change set out of the export folder (and the
+    manifest) so that consumers never read changes the database no longer holds."""
+    export_dir = kbo_paths.exports_for(kbo_db.database)
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            result = rollback_extract(conn, config.extract_number, kbo_paths.work_dir)
+            result = rollback_extract(conn, config.extract_number, kbo_paths.work_for(kbo_db.database))
+    # Committed: whatever happens from here, the next export or rollback brings the folder in line again.
+    valid = "none"
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            try:
+                valid = ", ".join(map(str, sync_exports(conn, export_dir).extracts)) or "none"
+            except ExportFolderError as exc:  # not this database's folder: nothing of ours to take out
+                context.log.warning(str(exc))
     context.log.info(
         f"extract {result.extract_number} rolled back: {result.rows_removed} rows removed, "
         f"{result.rows_restored} rows current again, {result.names_resolved} primary names recomputed"
@@ -111,6 +122,7 @@ def kbo_rollback_extract(
             "rows_removed": result.rows_removed,
             "rows_restored": result.rows_restored,
             "names_resolved": result.names_resolved,
+            "valid_exports": MetadataValue.text(valid),
         }
     )
     return result

@@ -112,14 +112,29 @@ class KboDatabase(DuckDBResource):
 
 
 class KboPaths(ConfigurableResource):
+    """The folders. The work and export folders belong to a database: empty (the default without
+    KBO_WORK_DIR / KBO_EXPORT_DIR) means beside it, whichever database the run's kbo_db names."""
+
     landing_dir: str = Field(description="Folder where extract ZIPs arrive (KBO_LANDING_DIR).")
-    work_dir: str = Field(description="Folder where an extract's CSVs are unpacked during its import (KBO_WORK_DIR).")
+    work_dir: str = Field(
+        default="",
+        description="Folder where an extract's CSVs are unpacked during its import (KBO_WORK_DIR); "
+        "empty: <database>.work beside the database.",
+    )
     export_dir: str = Field(
-        default=settings.DEFAULT_EXPORT_DIR, description="Folder the Parquet exports are written to (KBO_EXPORT_DIR)."
+        default="",
+        description="Folder the Parquet exports are written to (KBO_EXPORT_DIR); empty: <database>.exports "
+        "beside the database.",
     )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         record_worker(context)  # the fetch job has no database resource, and it too can die
+
+    def work_for(self, database: str) -> Path:
+        return Path(self.work_dir) if self.work_dir else settings.work_dir(database)
+
+    def exports_for(self, database: str) -> Path:
+        return Path(self.export_dir) if self.export_dir else settings.export_dir(database)
 
     def zip_for(self, partition_key: str) -> Path:
         return Path(self.landing_dir) / f"{partition_key}.zip"
@@ -130,7 +145,7 @@ def default_resources() -> dict:
         "kbo_db": KboDatabase(database=settings.database_path(), connection_config=settings.duckdb_config()),
         "kbo_paths": KboPaths(
             landing_dir=str(settings.landing_dir()),
-            work_dir=str(settings.work_dir()),
-            export_dir=str(settings.export_dir()),
+            work_dir=settings.configured_work_dir(),
+            export_dir=settings.configured_export_dir(),
         ),
     }
