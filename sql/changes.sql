@@ -7,7 +7,8 @@ CREATE OR REPLACE MACRO changes_in(k) AS TABLE
 ORDER BY table_position, key, change, row_json;
 
 -- Per table, what extract k did: rows added and retired, and its keys by kind of change (new,
--- stopped, changed, unchanged re-deliveries; see changes_in_<table>) and the enterprises touched.
+-- stopped, changed, unchanged re-deliveries, renamed enterprises; see changes_in_<table>) and the
+-- enterprises touched.
 --   SELECT * FROM change_summary(148);
 CREATE OR REPLACE MACRO change_summary(k) AS TABLE
 SELECT t.table_name,
@@ -17,6 +18,7 @@ SELECT t.table_name,
        count(DISTINCT c.key) FILTER (WHERE c.kind = 'stopped') AS stopped,
        count(DISTINCT c.key) FILTER (WHERE c.kind = 'changed') AS changed,
        count(DISTINCT c.key) FILTER (WHERE c.kind = 'unchanged') AS unchanged,
+       count(DISTINCT c.key) FILTER (WHERE c.kind = 'renamed') AS renamed,
        count(DISTINCT c.enterprise_number) AS enterprises
 FROM (VALUES {tables}) t(table_name, table_position)
 LEFT JOIN changes_in(k) c USING (table_name)

@@ -4,7 +4,10 @@
 --   stopped    rows retired, none added back
 --   changed    rows retired and added back with other values (or a key seen before coming back)
 --   unchanged  rows retired and added back identically: a re-delivery, which the register does often
--- Rows are compared on the columns of the CSV ({compared}), so recomputed primary names do not count.
+--   renamed    (enterprise) names changed in place by the extract's denominations: the row retired with
+--              its old names and added with its new ones
+-- Rows are compared on the columns of the CSV ({compared}); names an extract changed without
+-- delivering the row again are the 'renamed' rows.
 -- _extract_number is the extract that added the row (k for an added row); whether and when a row was
 -- retired later is left out, so that the change set of k stays the same once k is applied.
 --   SELECT * FROM changes_in_{table}(148) WHERE kind <> 'unchanged';
@@ -12,8 +15,8 @@ CREATE OR REPLACE MACRO changes_in_{table}(k) AS TABLE
 WITH touched AS (
     SELECT 'added' AS change, * FROM {table} WHERE _extract_number = k
     UNION ALL
-    SELECT 'retired' AS change, * FROM {table} WHERE _deleted_at_extract = k
-),
+    SELECT 'retired' AS change, * FROM {table} WHERE _deleted_at_extract = k{renamed_rows}
+),{renamed_keys}
 per_key AS (
     SELECT {key} AS change_key,
            count(*) FILTER (WHERE change = 'added') AS added,
@@ -32,7 +35,7 @@ seen_before AS (
 ),
 kinds AS (
     SELECT per_key.change_key,
-           CASE
+           CASE{renamed_kind}
                WHEN retired = 0 AND seen_before.change_key IS NULL THEN 'new'
                WHEN added = 0 THEN 'stopped'
                WHEN added = retired AND added_digest = retired_digest THEN 'unchanged'

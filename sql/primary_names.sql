@@ -26,21 +26,7 @@ CREATE OR REPLACE TEMP TABLE touched_names AS
         FROM legal
         GROUP BY entity_number
     )
-    SELECT touched.entity_number, ranked.primary_name, ranked.primary_name_language,
-           ranked.name_nl, ranked.name_fr, ranked.name_de
+    SELECT touched.entity_number, coalesce(ranked.primary_name, touched.entity_number) AS primary_name,
+           ranked.primary_name_language, ranked.name_nl AS primary_name_nl, ranked.name_fr AS primary_name_fr,
+           ranked.name_de AS primary_name_de
     FROM touched LEFT JOIN ranked USING (entity_number);
-
-UPDATE enterprise
-SET primary_name = coalesce(names.primary_name, enterprise.entity_number),
-    primary_name_language = names.primary_name_language,
-    primary_name_nl = names.name_nl,
-    primary_name_fr = names.name_fr,
-    primary_name_de = names.name_de
-FROM touched_names AS names
-WHERE enterprise.entity_number = names.entity_number AND enterprise._is_current
-  AND enterprise.entity_number IN (SELECT entity_number FROM touched_names)
-  AND (enterprise.primary_name IS DISTINCT FROM coalesce(names.primary_name, enterprise.entity_number)
-       OR enterprise.primary_name_language IS DISTINCT FROM names.primary_name_language
-       OR enterprise.primary_name_nl IS DISTINCT FROM names.name_nl
-       OR enterprise.primary_name_fr IS DISTINCT FROM names.name_fr
-       OR enterprise.primary_name_de IS DISTINCT FROM names.name_de);

@@ -11,7 +11,7 @@ from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.ledger import JobStatus
 from kbo_pipeline.errors import ConfigError
 
-KINDS = ("new", "stopped", "changed", "unchanged")
+KINDS = ("new", "stopped", "changed", "unchanged", "renamed")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class TableChanges:
     stopped: int
     changed: int
     unchanged: int
+    renamed: int
     enterprises: int
 
 
@@ -52,7 +53,7 @@ def table_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, table: s
 def format_summary(extract_number: int, tables: list[TableChanges]) -> str:
     header = ("table", "added", "retired", *KINDS, "enterprises")
     lines = [
-        [t.table, t.rows_added, t.rows_retired, t.new, t.stopped, t.changed, t.unchanged, t.enterprises] for t in tables
+        [t.table, t.rows_added, t.rows_retired, *(getattr(t, kind) for kind in KINDS), t.enterprises] for t in tables
     ]
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
 
@@ -64,7 +65,8 @@ def format_summary(extract_number: int, tables: list[TableChanges]) -> str:
 
     notes = (
         "rows: added and retired by the extract; keys by kind: new (never seen before), stopped (retired, "
-        "not added back), changed (added back with other values), unchanged (re-delivered identically)"
+        "not added back), changed (added back with other values), unchanged (re-delivered identically), "
+        "renamed (an enterprise's names changed by its denominations alone)"
     )
     return "\n".join([f"Extract {extract_number}: what it changed", line(header), *map(line, lines), notes])
 

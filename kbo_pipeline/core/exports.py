@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from kbo_pipeline.core.database import database_of
-from kbo_pipeline.core.entities import CODE, ENTITIES, TABLES
+from kbo_pipeline.core.entities import CODE, ENTITIES, ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.ledger import JobStatus, database_id, latest_applied
 from kbo_pipeline.errors import FinalError
 
@@ -194,10 +194,16 @@ def expected_rows(conn: duckdb.DuckDBPyConnection, table: str, extract_number: i
         source = "code" if table == CODE.table else f"current_{table}"
         return conn.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
     # The rows it added plus the rows it retired, counted on the history columns alone: the check does
-    # not recompute the kinds of change (the export's cost) to count them.
+    # not recompute the kinds of change (the export's cost) to count them. A renamed enterprise is two
+    # rows (retired with its old names, added with its new ones).
+    renamed = (
+        " + 2 * (SELECT count(*) FROM import_name_changes WHERE extract_number = $k)"
+        if ENTITY_BY_TABLE[table].finalized
+        else ""
+    )
     return conn.execute(
         f"SELECT (SELECT count(*) FROM {table} WHERE _extract_number = $k) "
-        f"+ (SELECT count(*) FROM {table} WHERE _deleted_at_extract = $k)",
+        f"+ (SELECT count(*) FROM {table} WHERE _deleted_at_extract = $k){renamed}",
         {"k": extract_number},
     ).fetchone()[0]
 

@@ -114,7 +114,7 @@ def resolve_names(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
             return int(names or 0)
         _refuse_unfinished(conn, job_id, "resolve primary names")
         mark_touched(conn, extract_number)
-        names = resolve_touched(conn)
+        names = resolve_touched(conn, recorded_as=extract_number)
         conn.execute(
             "UPDATE import_jobs SET names_resolved = $names WHERE job_id = $job_id", {"job_id": job_id, "names": names}
         )

@@ -1,8 +1,16 @@
-"""Primary names of enterprises (rule in docs/extract-format.md), recomputed for those an extract touched."""
+"""Primary names of enterprises (rule in docs/extract-format.md), recomputed for those an extract touched.
+
+The names are the enterprise's finalized columns, updated in place on its current row. Where an
+extract changes them without adding an enterprise row (a denomination changed), the change is recorded
+in import_name_changes, so that the extract's change set carries it (changes_in_enterprise, 'renamed').
+"""
 
 import duckdb
 
-from kbo_pipeline.core.templates import sql_text
+from kbo_pipeline.core.entities import ENTITY_BY_TABLE
+from kbo_pipeline.core.templates import render, sql_text
+
+NAMED = ENTITY_BY_TABLE["enterprise"]  # the entity whose finalized columns are its names
 
 
 def mark_touched(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
@@ -10,9 +18,34 @@ def mark_touched(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
     conn.execute(sql_text("touched_enterprises.sql"), {"extract": extract_number})
 
 
-def resolve_touched(conn: duckdb.DuckDBPyConnection) -> int:
-    """Recompute the names of the enterprises marked touched; returns how many rows were updated."""
-    updated = conn.execute(sql_text("primary_names.sql")).fetchone()[0]
+def name_changes_table() -> str:
+    columns = [f"{side}_{c.name} {c.type}" for side in ("old", "new") for c in NAMED.finalized]
+    return render("name_changes_table.sql", NAMED, columns=",\n    ".join(columns))
+
+
+def _record_name_changes(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
+    names = [c.name for c in NAMED.finalized]
+    sql = render(
+        "name_changes.sql",
+        NAMED,
+        old_and_new=", ".join([f"e.{n}" for n in names] + [f"names.{n}" for n in names]),
+        differs=" OR ".join(f"e.{n} IS DISTINCT FROM names.{n}" for n in names),
+    )
+    conn.execute(sql, {"extract": extract_number})
+
+
+def forget_name_changes(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
+    conn.execute("DELETE FROM import_name_changes WHERE extract_number = $extract", {"extract": extract_number})
+
+
+def resolve_touched(conn: duckdb.DuckDBPyConnection, recorded_as: int | None = None) -> int:
+    """Recompute the names of the enterprises marked touched; returns how many rows were updated. With
+    `recorded_as` (an extract being applied, not a rollback), the in-place changes are recorded as that
+    extract's."""
+    conn.execute(sql_text("primary_names.sql"))
+    if recorded_as is not None:
+        _record_name_changes(conn, recorded_as)
+    updated = conn.execute(sql_text("primary_names_apply.sql")).fetchone()[0]
     conn.execute("DROP TABLE touched_enterprises")
     conn.execute("DROP TABLE touched_names")
     return int(updated)

@@ -10,7 +10,7 @@ from kbo_pipeline.core.database import database_of, transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.core.extract import remove_work_folders
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, JobStatus, latest_applied
-from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
+from kbo_pipeline.core.primary_names import forget_name_changes, mark_touched, resolve_touched
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import FinalError
 
@@ -30,7 +30,9 @@ class RollbackResult:
 
 
 def undo_extract_rows(conn: duckdb.DuckDBPyConnection, extract_number: int) -> tuple[int, int]:
-    """Undo what extract N did to every entity table; returns (rows removed, rows made current again)."""
+    """Undo what extract N did to every entity table (and forget the names it changed); returns (rows
+    removed, rows made current again)."""
+    forget_name_changes(conn, extract_number)
     removed = restored = 0
     for entity in ENTITIES:
         delete, restore = (s for s in render("rollback.sql", entity).split(";") if s.strip())

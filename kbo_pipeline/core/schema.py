@@ -8,6 +8,7 @@ from functools import cache
 import duckdb
 
 from kbo_pipeline.core.entities import ENTITIES, Entity
+from kbo_pipeline.core.primary_names import name_changes_table
 from kbo_pipeline.core.templates import render, sql_text
 
 
@@ -17,7 +18,7 @@ def _column_definitions(columns) -> str:
 
 @cache
 def _schema_statements() -> tuple[str, ...]:
-    statements = [sql_text("ledger.sql"), sql_text("code_table.sql")]
+    statements = [sql_text("ledger.sql"), sql_text("code_table.sql"), name_changes_table()]
     for entity in ENTITIES:
         statements.append(render("entity_table.sql", entity, columns=_column_definitions(entity.table_columns)))
         statements.append(render("staging_table.sql", entity, columns=_column_definitions(entity.columns)))
@@ -34,6 +35,23 @@ def _schema_statements() -> tuple[str, ...]:
     return tuple(statements)
 
 
+def _renamed_parts(entity: Entity) -> dict[str, str]:
+    """For the table whose finalized columns are updated in place (the enterprise's names): the rows
+    of the keys whose names extract k changed, retired with the old names and added with the new, as
+    kind 'renamed' (import_name_changes). Empty for the other tables."""
+    if not entity.finalized:
+        return {"renamed_rows": "", "renamed_keys": "", "renamed_kind": ""}
+    replaced = ",\n        ".join(
+        f"CASE c.change WHEN 'added' THEN n.new_{col.name} ELSE n.old_{col.name} END AS {col.name}"
+        for col in entity.finalized
+    )
+    return {
+        "renamed_rows": render("changes_renamed.sql", entity, replaced=replaced).rstrip("\n"),
+        "renamed_keys": f"\nrenamed AS (SELECT {entity.key} AS renamed_key FROM import_name_changes WHERE extract_number = k),",
+        "renamed_kind": "\n               WHEN per_key.change_key IN (SELECT renamed_key FROM renamed) THEN 'renamed'",
+    }
+
+
 def _changes_in_table(entity: Entity) -> str:
     """changes_in_<table>(k): the enterprise a row belongs to is its enterprise_number column, or its
     own number; a child row of an establishment belongs to that establishment's enterprise."""
@@ -46,6 +64,7 @@ def _changes_in_table(entity: Entity) -> str:
             "establishments": render("changes_establishments.sql", entity).rstrip("\n"),
             "establishment_join": f"\nLEFT JOIN establishments e ON e.establishment_number = t.{entity.key}",
         }
+    parts |= _renamed_parts(entity)
     return render("changes_table.sql", entity, compared=", ".join(c.name for c in entity.columns), **parts)
 
 

@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from kbo_pipeline.core import exports
-from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.entities import ENTITIES, TABLES
 from kbo_pipeline.core.exports import changes_folder, expected_rows, export_changes, export_current, file_rows
+from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.core.importer import import_extract
 
 
@@ -124,3 +125,40 @@ def test_the_readme_reading_paths_work(applied, tmp_path):
     assert len(frame) == sum(
         applied.execute("SELECT count(*) FROM changes_in_address($k)", {"k": k}).fetchone()[0] for k in (141, 142)
     )
+
+
+def test_a_consumer_following_the_readme_ends_with_the_database_s_rows_and_names(db, work_dir, samples, tmp_path):
+    """Red team 8: a change to denominations alone updates an enterprise's names in place; the change
+    set now carries it ('renamed'), so the README's recipe (per table: remove the keys listed retired,
+    add the rows listed added, skip 'unchanged' keys) ends with the same rows and names as the database."""
+    out = tmp_path / "out"
+    for path in samples:
+        import_extract(db, path, work_dir)
+        export_changes(db, parse_file_name(path.name)[0], out)
+    assert db.execute("SELECT count(*) FROM import_name_changes").fetchone()[0] > 0  # the samples rename some
+    consumer = duckdb.connect()
+    for folder in sorted((out / "changes").iterdir(), key=lambda f: int(f.name.split("=")[1])):
+        for entity in ENTITIES:
+            columns = ", ".join(c.name for c in entity.table_columns)
+            changes = {"path": str(folder / f"{entity.table}.parquet")}
+            if not consumer.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": entity.table}
+            ).fetchone()[0]:
+                consumer.execute(
+                    f"CREATE TABLE {entity.table} AS SELECT {columns} FROM read_parquet($path) LIMIT 0", changes
+                )
+            consumer.execute(
+                f"DELETE FROM {entity.table} WHERE {entity.key} IN (SELECT {entity.key} FROM read_parquet($path) "
+                "WHERE change = 'retired' AND kind <> 'unchanged')",
+                changes,
+            )
+            consumer.execute(
+                f"INSERT INTO {entity.table} SELECT {columns} FROM read_parquet($path) "
+                "WHERE change = 'added' AND kind <> 'unchanged'",
+                changes,
+            )
+    for entity in ENTITIES:
+        columns = ", ".join(c.name for c in entity.table_columns)
+        ours = sorted(db.execute(f"SELECT {columns} FROM {entity.table} WHERE _is_current").fetchall(), key=repr)
+        theirs = sorted(consumer.execute(f"SELECT {columns} FROM {entity.table}").fetchall(), key=repr)
+        assert theirs == ours, entity.table
