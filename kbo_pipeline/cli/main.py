@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -343,10 +344,61 @@ def _run(args: argparse.Namespace, database: str) -> int:
         workspace = settings.ensure_workspace(settings.ensure_dagster_home())
         env = {**os.environ, "KBO_DATABASE": database}
         dagster = Path(sys.executable).with_name("dagster")
-        return subprocess.call(
-            [str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env=env
-        )
+        return run_in_own_group([str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env)
     return 2
+
+
+def run_in_own_group(command: list[str], env: dict, grace_seconds: float = 60.0) -> int:
+    """Run `dagster dev` (webserver, daemon, code servers) in a process group of its own, and pass
+    SIGTERM and SIGINT on to the whole group: signalled alone, `dagster dev` ended and left the
+    webserver and the daemon running, the sensor still launching imports. Waits for the group to end;
+    whatever of it is still there after `grace_seconds` is killed."""
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    group = process.pid
+
+    def forward(signum, _frame) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _end_group(group, grace_seconds)
+    return code
+
+
+def _end_group(group: int, grace_seconds: float) -> None:
+    """Stop what is left of the group (children `dagster dev` did not wait for), then wait for it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if not group_alive(group):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+
+
+def group_alive(group: int) -> bool:
+    """Whether a process of the group still runs (a zombie waiting to be reaped does not count)."""
+    if not Path("/proc").is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            return True
+    return False
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Launching the kbo_import job for one extract ZIP, as the command line (and the tests) do: a run on
 the Dagster instance, exactly the job the UI materializes."""
 
+from __future__ import annotations
+
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -43,24 +46,48 @@ def import_run_config(
     return config
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a launched run ended with. Not Dagster's JobExecutionResult: entering that one (`with`)
+    builds the run's context again after the run, starting its resources a second time (the import
+    lock taken, the state file rewritten, and a failure there reported on a run that succeeded).
+    A no-op context manager, so that `with launch_import(...) as result:` reads as before."""
+
+    success: bool
+    run_id: str
+    all_events: list
+
+    def __enter__(self) -> RunOutcome:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _outcome(result: JobExecutionResult) -> RunOutcome:
+    return RunOutcome(result.success, result.run_id, list(result.all_events))
+
+
 def launch_import(
     instance: DagsterInstance, zip_path: Path, database: str, work_dir: str | None = None, **options
-) -> JobExecutionResult:
-    """Run the import of one ZIP to the end in this process; the caller closes the result. `options`
-    are import_run_config's (batch_sizes, log_level, accept_drift)."""
+) -> RunOutcome:
+    """Run the import of one ZIP to the end in this process. `options` are import_run_config's
+    (batch_sizes, log_level, accept_drift)."""
     zip_path = Path(zip_path).resolve()
     key = partition_key_for(zip_path.name)
     instance.add_dynamic_partitions("kbo_extracts", [key])
-    return execute_job(
-        reconstructable(get_import_job),
-        instance=instance,
-        run_config=import_run_config(zip_path, database, work_dir, **options),
-        tags={"dagster/partition": key, "kbo/source": "cli", "kbo/database": resolve_database(database)},
-        raise_on_error=False,
+    return _outcome(
+        execute_job(
+            reconstructable(get_import_job),
+            instance=instance,
+            run_config=import_run_config(zip_path, database, work_dir, **options),
+            tags={"dagster/partition": key, "kbo/source": "cli", "kbo/database": resolve_database(database)},
+            raise_on_error=False,
+        )
     )
 
 
-def run_errors(result: JobExecutionResult) -> list[str]:
+def run_errors(result: RunOutcome | JobExecutionResult) -> list[str]:
     """The errors of a failed run: its failed steps', or the run's own (a resource that could not start)."""
     errors = []
     for event in result.all_events:
@@ -84,18 +111,20 @@ def error_message(error) -> str:
     return message
 
 
-def launch_rollback(instance: DagsterInstance, extract_number: int, database: str) -> JobExecutionResult:
-    """Run the kbo_rollback job for extract N in this process; the caller closes the result."""
-    return execute_job(
-        reconstructable(get_rollback_job),
-        instance=instance,
-        run_config={
-            "ops": {"kbo_rollback_extract": {"config": {"extract_number": extract_number}}},
-            "resources": {"kbo_db": {"config": {"database": database}}},
-            "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
-        },
-        tags={"kbo/source": "cli", "kbo/rollback": str(extract_number), "kbo/database": resolve_database(database)},
-        raise_on_error=False,
+def launch_rollback(instance: DagsterInstance, extract_number: int, database: str) -> RunOutcome:
+    """Run the kbo_rollback job for extract N in this process."""
+    return _outcome(
+        execute_job(
+            reconstructable(get_rollback_job),
+            instance=instance,
+            run_config={
+                "ops": {"kbo_rollback_extract": {"config": {"extract_number": extract_number}}},
+                "resources": {"kbo_db": {"config": {"database": database}}},
+                "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
+            },
+            tags={"kbo/source": "cli", "kbo/rollback": str(extract_number), "kbo/database": resolve_database(database)},
+            raise_on_error=False,
+        )
     )
 
 

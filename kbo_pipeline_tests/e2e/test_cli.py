@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 
 from kbo_pipeline_tests.support.files import EXTRACT_147, copy_to
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
@@ -186,3 +186,28 @@ def test_kbo_changes_reads_the_change_set_while_another_process_holds_the_databa
     assert missing.returncode == 1 and "extract 148 is not applied" in missing.stderr
     with duckdb.connect(str(database), read_only=True) as conn:  # read-only: nothing written
         assert conn.execute("SELECT count(*), max(job_id) FROM import_jobs").fetchone() == before
+
+
+def test_a_cli_run_starts_its_resources_once(tmp_path):
+    """Red team 10: entering Dagster's result after the run built the run's context again, starting its
+    resources a second time (the import lock taken again, the state file rewritten; with a full disk a
+    run that succeeded was printed FAILED). Each resource starts once per run now."""
+    imported = kbo("import", str(EXTRACT_147), cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    rolled_back = kbo("rollback", "147", cwd=tmp_path)
+    assert rolled_back.returncode == 0, rolled_back.stderr[-3000:]
+    os.environ["DAGSTER_HOME"], before = str(tmp_path / "data" / "dagster_home"), os.environ.get("DAGSTER_HOME")
+    try:
+        with DagsterInstance.get() as instance:
+            records = instance.get_run_records()
+            assert len(records) == 2
+            for record in records:
+                starts = instance.get_records_for_run(
+                    record.dagster_run.run_id, of_type=DagsterEventType.RESOURCE_INIT_STARTED
+                ).records
+                assert len(starts) == 1, record.dagster_run.job_name
+    finally:
+        if before is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = before
