@@ -30,6 +30,30 @@ def sidecar(database: str, suffix: str) -> Path:
     return Path(database + suffix)
 
 
+def left_by(database: str, holder: str) -> bool:
+    """Whether the import lock of the database was left by `holder` without being released: free (its
+    holder's process is gone: the kernel released it) and still naming that holder (a release empties
+    it). True proves the holder died while it held the lock, wherever it ran on this machine's files."""
+    path = sidecar(database, ".import.lock")
+    try:
+        handle = open(path, "r+")  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # held: its holder lives
+        try:
+            content = handle.read()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    try:
+        return json.loads(content).get("holder") == holder
+    except (ValueError, AttributeError):
+        return False
+
+
 class ImportLock:
     def __init__(self, database: str, timeout: float | None = None):
         self.path = sidecar(database, ".import.lock")

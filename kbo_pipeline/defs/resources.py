@@ -55,7 +55,7 @@ class KboDatabase(DuckDBResource):
         run_id = context.run.run_id if context.run else "?"
         self._lock = ImportLock(self.database, self.lock_timeout_seconds)
         log = context.log.warning if context.log else None
-        self._lock.acquire(f"dagster run {run_id}", on_wait=log)
+        self._lock.acquire(f"dagster run {run_id}", on_wait=log)  # run_monitor.run_holder
         # From now on the state file exists, so no sensor tick opens the database while this run writes it.
         try:
             self.publish_state()

@@ -5,7 +5,7 @@ stays STARTED for good. Configured by the dagster.yaml that `kbo` writes (settin
 from dagster import DefaultRunLauncher
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
-from kbo_pipeline.defs.run_monitor import dead_worker, death_message, worker_of
+from kbo_pipeline.defs.run_monitor import dead_worker, death_message, unjudged, worker_of
 
 
 class KboRunLauncher(DefaultRunLauncher):
@@ -17,7 +17,10 @@ class KboRunLauncher(DefaultRunLauncher):
         worker = dead_worker(run)
         if worker is not None:
             return CheckRunHealthResult(WorkerStatus.FAILED, death_message(self._instance, run, worker))
-        # Alive, on another host, or not recorded yet (resources not started): never fail a run we cannot see dead.
+        note = unjudged(run)
+        if note is not None:  # said in the daemon's log every check, never failed on a guess
+            return CheckRunHealthResult(WorkerStatus.UNKNOWN, note)
+        # Alive, or not recorded yet (resources not started): never fail a run we cannot see dead.
         return CheckRunHealthResult(WorkerStatus.RUNNING, "alive" if worker_of(run) else "no worker recorded yet")
 
     def get_run_worker_debug_info(self, run, include_container_logs=True) -> str | None:

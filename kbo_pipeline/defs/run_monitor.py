@@ -15,9 +15,11 @@ import json
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster._core.events import JobFailureData, RunFailureReason
 
+from kbo_pipeline.core.import_lock import left_by
 from kbo_pipeline.defs.run_worker import describe, is_alive, this_process
 
 WORKER_TAG = "kbo/run_worker"
+DATABASE_TAG = "kbo/database"
 
 
 def record_worker(context) -> None:
@@ -55,10 +57,33 @@ def death_message(instance: DagsterInstance, run: DagsterRun, worker: dict) -> s
     )
 
 
+def run_holder(run: DagsterRun) -> str:
+    """What a run writes into the import lock it holds (KboDatabase)."""
+    return f"dagster run {run.run_id}"
+
+
 def dead_worker(run: DagsterRun) -> dict | None:
-    """The run's recorded worker if it is known to be dead; None when alive, elsewhere or unrecorded."""
+    """The run's recorded worker if it is known to be dead; None when alive, unjudgeable or unrecorded.
+    A worker this process cannot judge by its pid (another container, another host name) is dead too
+    when it left its database's import lock behind: free, and still naming the run."""
     worker = worker_of(run)
-    return worker if worker is not None and is_alive(worker) is False else None
+    if worker is None:
+        return None
+    alive = is_alive(worker)
+    if alive is None and run.tags.get(DATABASE_TAG) and left_by(run.tags[DATABASE_TAG], run_holder(run)):
+        return worker
+    return worker if alive is False else None
+
+
+def unjudged(run: DagsterRun) -> str | None:
+    """Why a started run's worker cannot be judged from here (None: it can, or nothing is recorded)."""
+    worker = worker_of(run)
+    if worker is None or is_alive(worker) is not None:
+        return None
+    return (
+        f"run {run.run_id} ({run.job_name}): its worker ({describe(worker)}) cannot be judged from this host; "
+        "if it is gone, terminate the run in the UI (Terminate, then Re-execute from failure)"
+    )
 
 
 def reap_dead_runs(instance: DagsterInstance) -> list[str]:
@@ -71,6 +96,9 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
     for run in runs:
         worker = dead_worker(run)
         if worker is None:
+            note = unjudged(run)
+            if note:
+                said.append(note)  # reported, so that no run sits STARTED unnoticed
             continue
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.is_finished:

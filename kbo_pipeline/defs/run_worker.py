@@ -32,17 +32,36 @@ def _start_ticks(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def _pid_namespace() -> str | None:
+    """Which pid namespace this process sees (a container has its own): pids compare only within one."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def this_process() -> dict:
     pid = os.getpid()
-    return {"host": socket.gethostname(), "boot_id": _boot_id(), "pid": pid, "start_ticks": _start_ticks(pid)}
+    return {
+        "host": socket.gethostname(),
+        "boot_id": _boot_id(),
+        "pid_namespace": _pid_namespace(),
+        "pid": pid,
+        "start_ticks": _start_ticks(pid),
+    }
 
 
 def is_alive(worker: dict) -> bool | None:
-    """True or False for a process recorded on this host; None when it ran elsewhere (nothing to tell)."""
-    if worker.get("host") != socket.gethostname():
+    """True or False for a process this one can judge; None when it cannot (another machine, or another
+    container's pids). The kernel's boot id and the pid namespace come first, the host name last: a
+    container recreated under another host name, on the same boot and pid namespace, still judges
+    the process it recorded."""
+    same_kernel = bool(worker.get("boot_id")) and worker["boot_id"] == _boot_id()
+    same_pids = same_kernel and worker.get("pid_namespace", _pid_namespace()) == _pid_namespace()
+    if not same_pids:
+        if worker.get("host") == socket.gethostname() and worker.get("boot_id") and not same_kernel:
+            return False  # this host has rebooted since
         return None
-    if worker.get("boot_id") and worker["boot_id"] != _boot_id():
-        return False  # the host has rebooted since
     pid = int(worker["pid"])
     if worker.get("start_ticks") is not None and Path("/proc").is_dir():
         return _start_ticks(pid) == worker["start_ticks"]  # a reused pid started later

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter, build_sensor_context
+from dagster._core.utils import make_new_run_id
 
 from kbo_pipeline import definitions, settings
 from kbo_pipeline.core.database import connect
+from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.defs.run_monitor import WORKER_TAG, dead_worker, reap_dead_runs
 from kbo_pipeline.defs.run_worker import is_alive, this_process
 from kbo_pipeline_tests.support.replay import assert_equals_replay
@@ -69,7 +71,12 @@ def test_a_process_is_alive_only_while_the_recorded_one_lives():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert is_alive({**me, "pid": child.pid, "start_ticks": None}) is False
-    assert is_alive({**me, "host": "elsewhere"}) is None  # cannot tell: never reported dead
+    # Red team 6: a container recreated under another host name, same boot: still judged, by the boot
+    # id, the pid namespace and the start time, not by the name.
+    assert is_alive({**me, "host": "renamed"}) is True
+    assert is_alive({**me, "host": "renamed", "start_ticks": me["start_ticks"] + 1}) is False
+    assert is_alive({**me, "host": "elsewhere", "boot_id": "another-machine"}) is None  # cannot tell
+    assert is_alive({**me, "pid_namespace": "pid:[1]"}) is None  # another container's pids
 
 
 # --- a killed `kbo import` -------------------------------------------------------------------------
@@ -337,3 +344,47 @@ def test_a_sensor_tick_reports_a_dead_run_failed(dagster_home, tmp_path, monkeyp
         assert instance.get_run_by_id("r1").status == DagsterRunStatus.FAILURE
         assert instance.get_run_by_id("r2").status == DagsterRunStatus.STARTED
     assert "run worker died: pid 999999999" in failure_message("r1")
+
+
+def test_a_worker_that_cannot_be_judged_is_dead_when_it_left_its_lock_and_reported_otherwise(dagster_home, tmp_path):
+    """Red team 6: a run worker recorded in another container (another pid namespace, another host name)
+    is never judged by its pid. It is dead when it left its database's import lock behind (free, and
+    still naming the run: the kernel released it with the process); while the lock is held it is
+    reported, not failed on a guess."""
+    database = str(tmp_path / "kbo.duckdb")
+    lock = ImportLock(database)
+    with DagsterInstance.get() as instance:
+        run_id = make_new_run_id()
+        worker = {**this_process(), "host": "old-container", "pid_namespace": "pid:[1]", "run_id": run_id}
+        instance.add_run(
+            DagsterRun(
+                job_name="kbo_import",
+                run_id=run_id,
+                status=DagsterRunStatus.STARTED,
+                tags={WORKER_TAG: json.dumps(worker), "kbo/database": database},
+            )
+        )
+        held = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from kbo_pipeline.core.import_lock import ImportLock; "
+                "lock = ImportLock(sys.argv[1]); lock.acquire(sys.argv[2]); print('held', flush=True); sys.stdin.read()",
+                database,
+                f"dagster run {run_id}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert held.stdout.readline().strip() == "held"
+        said = reap_dead_runs(instance)
+        assert any("cannot be judged" in line for line in said), said
+        assert instance.get_run_by_id(run_id).status == DagsterRunStatus.STARTED
+        held.kill()  # the worker dies holding the lock: its content stays, the kernel frees it
+        held.wait()
+        said = reap_dead_runs(instance)
+        assert any(run_id in line and "run worker died" in line for line in said), said
+        assert instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE
+    lock.acquire("a later import")  # and the lock serves the next import as before
+    lock.release()
