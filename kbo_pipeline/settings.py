@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
+
+from kbo_pipeline.errors import ConfigError
 
 DEFAULT_DATABASE = "data/kbo.duckdb"
 DEFAULT_LANDING_DIR = "data/landing"
@@ -55,15 +58,27 @@ def export_dir(database: str | None = None) -> Path:
     return _beside(database, ".exports", DEFAULT_EXPORT_DIR)
 
 
+def _seconds(name: str, default: str) -> float:
+    """A duration from the environment: a finite number, not negative (nan would wait forever)."""
+    text = os.environ.get(name, default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a number of seconds (0 or more), not {text!r}")
+    return value
+
+
 def lock_timeout() -> float:
     """KBO_LOCK_TIMEOUT: how long an import waits for another import of the same database (seconds)."""
-    return float(os.environ.get("KBO_LOCK_TIMEOUT", "3600"))
+    return _seconds("KBO_LOCK_TIMEOUT", "3600")
 
 
 def hold_seconds() -> float:
     """KBO_HOLD_SECONDS: how long an import keeps the database open from step to step before it closes
     it between two steps, letting readers in (0: after every step)."""
-    return float(os.environ.get("KBO_HOLD_SECONDS", "10"))
+    return _seconds("KBO_HOLD_SECONDS", "10")
 
 
 def extract_sensor_on() -> bool:
@@ -79,12 +94,30 @@ def sensor_interval() -> int:
 def resource_retry_seconds() -> float:
     """KBO_RESOURCE_RETRY_SECONDS: how long the landing sensor waits before it launches again an extract
     whose run failed on a resource (memory, disk space), not on its content."""
-    return float(os.environ.get("KBO_RESOURCE_RETRY_SECONDS", "300"))
+    return _seconds("KBO_RESOURCE_RETRY_SECONDS", "300")
 
 
 def portal_interval() -> int:
     """KBO_PORTAL_INTERVAL: seconds between two looks at the open-data portal."""
     return int(os.environ.get("KBO_PORTAL_INTERVAL", "3600"))
+
+
+def check_environment() -> None:
+    """Every numeric setting read once, so that a bad value is a plain message at the start of a
+    command rather than a traceback inside a run."""
+    lock_timeout()
+    hold_seconds()
+    resource_retry_seconds()
+    for name, read in (
+        ("KBO_SENSOR_INTERVAL", sensor_interval),
+        ("KBO_PORTAL_INTERVAL", portal_interval),
+        ("KBO_RUN_RETRIES", run_retries),
+    ):
+        try:
+            if read() < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number (0 or more), not {os.environ.get(name)!r}") from None
 
 
 def duckdb_config() -> dict[str, str]:

@@ -15,8 +15,9 @@ from kbo_pipeline import settings
 from kbo_pipeline.core.batch_sizes import configured_sizes
 from kbo_pipeline.core.changes import change_summary, format_rows, format_summary, table_changes
 from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
-from kbo_pipeline.core.database import connect_read_only, database_exists, resolve_database
+from kbo_pipeline.core.database import DatabaseBusy, connect_read_only, database_exists, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
+from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
@@ -76,6 +77,7 @@ def run_import(
             print(f"{zip_path.name}: skipped, {skip}")
             continue
         print(f"{zip_path.name}: importing", flush=True)
+        wait_for_other_imports(database)
         # On a terminal: a progress bar, and only warnings from the run's log. Otherwise: its log lines.
         terminal = sys.stdout.isatty()
         level = os.environ.get("KBO_LOG_LEVEL", "WARNING" if terminal else "INFO")
@@ -98,6 +100,12 @@ def run_import(
             return 1
         print(f"{zip_path.name}: done (run {run_id})")
     return 0
+
+
+def wait_for_other_imports(database: str) -> None:
+    """While another import (or rollback) holds the database, say so and wait, up to KBO_LOCK_TIMEOUT;
+    then an ImportLocked (a plain message) rather than a run failing in its resources."""
+    ImportLock(database).wait_until_free(on_wait=lambda message: print(f"kbo: {message}", file=sys.stderr))
 
 
 def report_dead_runs(instance=None) -> None:
@@ -141,8 +149,8 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
             if state not in (JobStatus.STAGING, JobStatus.PROCESSING):
                 return 0
             time.sleep(2)
-    except duckdb.IOException as exc:
-        print(f"{database} stayed busy: {exc}", file=sys.stderr)
+    except DatabaseBusy as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
@@ -185,6 +193,7 @@ def run_rollback(database: str, extract_number: int) -> int:
     instance = DagsterInstance.get()
     report_dead_runs(instance)
     print(f"database: {database}")
+    wait_for_other_imports(database)
     with launch_rollback(instance, extract_number, database) as result:
         if not result.success:
             print(f"rollback of extract {extract_number}: FAILED (run {result.run_id})", file=sys.stderr)
@@ -306,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     database = resolve_database(getattr(args, "database", None) or settings.database_path())
     try:
+        settings.check_environment()
         if args.command in ("status", "fetch"):  # import and rollback do it on the instance they launch on
             report_dead_runs()
         return _run(args, database)

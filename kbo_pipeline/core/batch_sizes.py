@@ -8,6 +8,7 @@ operation, a huge one a bounded number of batches."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import duckdb
@@ -49,6 +50,14 @@ def configured_sizes(extract_type: str, overrides: dict[str, int] | None = None)
                 raise ConfigError(f"batch size for {table} {operation} must be at least 1, not {size}")
             sizes[(table, operation)] = size
     return sizes
+
+
+def validate_config(overrides: dict[str, int] | None, target_seconds: float) -> None:
+    """The staging step's settings, checked before anything is written (the Launchpad takes any number)."""
+    configured_sizes("update", overrides)
+    configured_sizes("full", overrides)
+    if not math.isfinite(target_seconds) or target_seconds <= 0:
+        raise ConfigError(f"target_batch_seconds must be a positive number of seconds, not {target_seconds}")
 
 
 def overridden(part: Part, overrides: dict[str, int] | None) -> bool:

@@ -12,6 +12,16 @@ from pathlib import Path, PurePath
 
 import duckdb
 
+from kbo_pipeline.errors import FinalError, TransientError
+
+
+class DatabaseBusy(TransientError):
+    """Another process held the database for the whole wait."""
+
+
+class DatabaseUnreadable(FinalError):
+    """DuckDB cannot read the file (damaged, truncated, not a database), or it has no ledger."""
+
 
 def is_motherduck(database: str) -> bool:
     return database.startswith("md:") or database.startswith("motherduck:")

@@ -15,7 +15,19 @@ from pathlib import Path
 
 from kbo_pipeline import settings
 from kbo_pipeline.core.database import is_motherduck
-from kbo_pipeline.errors import TransientError
+from kbo_pipeline.errors import ConfigError, ResourceError, TransientError
+
+
+def open_lock_file(path: Path):
+    """The lock file, opened for reading and writing, never through a symbolic link: the lock truncates
+    what it opens, and a link would make it truncate the file it points to."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if path.is_symlink():
+            raise ConfigError(f"{path} is a symbolic link: the import lock refuses it (remove it)") from None
+        raise ResourceError(f"cannot open the import lock {path}: {exc}") from exc
+    return os.fdopen(fd, "r+")
 
 
 class ImportLocked(TransientError):
@@ -35,9 +47,11 @@ def left_by(database: str, holder: str) -> bool:
     holder's process is gone: the kernel released it) and still naming that holder (a release empties
     it). True proves the holder died while it held the lock, wherever it ran on this machine's files."""
     path = sidecar(database, ".import.lock")
+    if not path.exists():
+        return False
     try:
-        handle = open(path, "r+")  # noqa: SIM115 - closed below
-    except OSError:
+        handle = open_lock_file(path)
+    except (OSError, ConfigError):
         return False
     with handle:
         try:
@@ -62,7 +76,7 @@ class ImportLock:
 
     def acquire(self, holder: str, on_wait=None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held open as long as the lock is
+        handle = open_lock_file(self.path)
         deadline = time.monotonic() + self.timeout
         told = False
         while True:
@@ -86,6 +100,13 @@ class ImportLock:
         handle.write(json.dumps({"pid": os.getpid(), "holder": holder}))
         handle.flush()
         self._file = handle
+
+    def wait_until_free(self, on_wait=None) -> None:
+        """Wait (up to the timeout) until no other process holds the lock, without keeping it: a command
+        that is about to launch a run says it waits, and refuses plainly when the wait runs out,
+        instead of the run failing in its resources with a traceback."""
+        self.acquire("a kbo command checking the lock", on_wait)
+        self.release()
 
     def release(self) -> None:
         if self._file is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from kbo_pipeline.core.batch_sizes import TARGET_SECONDS, choose_sizes
+from kbo_pipeline.core.batch_sizes import TARGET_SECONDS, choose_sizes, validate_config
 from kbo_pipeline.core.batches import BatchResult, apply_batch, plan_batches
 from kbo_pipeline.core.database import database_of
 from kbo_pipeline.core.extract import (
@@ -26,7 +26,7 @@ from kbo_pipeline.core.jobs import JobAction, JobStart, begin_job, record_failur
 from kbo_pipeline.core.ledger import FailureKind, latest_applied
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import StagedPart, is_staged, stage_extract, staged_parts
-from kbo_pipeline.errors import ResourceError
+from kbo_pipeline.errors import ConfigError, ResourceError
 
 
 def prepare(
@@ -94,6 +94,7 @@ def stage(
         remove_job_files(conn, extract.number, work_dir)
         return staged_parts(conn, job_id)
     try:
+        validate_config(size_overrides, target_seconds)
         choices, explicit = choose_sizes(conn, extract.extract_type, size_overrides, tune, target_seconds)
         folder = unpack_job(conn, extract, job_id, work_dir)
         reconcile = extract.extract_type == "full" and latest_applied(conn) is not None
@@ -103,6 +104,9 @@ def stage(
         raise
     except ResourceError as exc:
         record_failure(conn, str(exc), job_id=job_id, kind=FailureKind.RESOURCE)
+        raise
+    except ConfigError as exc:
+        record_failure(conn, str(exc), job_id=job_id, kind=FailureKind.CONFIG)
         raise
     finally:
         remove_job_files(conn, extract.number, work_dir)

@@ -40,6 +40,7 @@ class FailureKind(StrEnum):
 
     INPUT = "input"
     RESOURCE = "resource"
+    CONFIG = "config"  # the run's settings (batch sizes, ...): the file is not blamed, the run is
 
 
 def has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:

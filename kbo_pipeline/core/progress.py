@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from kbo_pipeline.core.database import connect_read_only
+from kbo_pipeline.core.database import DatabaseBusy, DatabaseUnreadable, connect_read_only, is_lock_conflict
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 
@@ -126,14 +126,26 @@ def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> st
 
 def read_with_retries(database: str, read, attempts: int = 60, wait: float = 0.5, on_busy=None):
     """read(conn) on a read-only connection. While an import step holds the database, DuckDB refuses
-    readers; steps are short, so say so and try again (attempts x wait seconds at most)."""
+    readers; steps are short, so say so and try again (attempts x wait seconds at most), then raise
+    DatabaseBusy. A file DuckDB cannot read (damaged, truncated, not a database) or one without a
+    ledger is DatabaseUnreadable, said as such: "busy" only when another process holds it."""
     for attempt in range(attempts):
         try:
             with connect_read_only(database) as conn:
                 return read(conn)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or attempt == attempts - 1:
-                raise
+        except duckdb.CatalogException as exc:
+            raise DatabaseUnreadable(
+                f"{database} has no kbo ledger (nothing imported into it yet, or not a kbo database): "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        except duckdb.Error as exc:
+            if not is_lock_conflict(exc):
+                raise DatabaseUnreadable(
+                    f"{database} cannot be read: {str(exc).splitlines()[0]} (a damaged or truncated file? "
+                    "restore it from a backup, or remove it and import again from a Full)"
+                ) from None
+            if attempt == attempts - 1:
+                raise DatabaseBusy(f"{database} stayed busy: {str(exc).splitlines()[0]}") from None
             if on_busy and attempt == 0:
                 on_busy("the database is busy (an import step is writing it): retrying")
             time.sleep(wait)

@@ -16,6 +16,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from kbo_pipeline.core.batch_sizes import validate_config
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.extract import partition_key_for
 from kbo_pipeline.core.importer import finish, prepare, stage
@@ -24,6 +25,7 @@ from kbo_pipeline.core.reconcile import drift_warnings, job_drift
 from kbo_pipeline.defs.ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.retries import retrying
+from kbo_pipeline.errors import ConfigError
 
 GROUP = "kbo"
 extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")
@@ -63,6 +65,13 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
     path = config.zip_path or str(kbo_paths.zip_for(context.partition_key))
     if partition_key_for(path) != context.partition_key:
         raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
+    # The staging step's settings are checked here, before this step writes the job: a negative batch
+    # size or a target of inf from the Launchpad fails the run with nothing changed.
+    staging = StagingConfig(**(context.run.run_config.get("ops", {}).get("kbo_staging", {}).get("config") or {}))
+    try:
+        validate_config(staging.batch_sizes, staging.target_batch_seconds)
+    except ConfigError as exc:
+        raise Failure(f"ops.kbo_staging.config: {exc}", allow_retries=False) from None
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
             extract, start = prepare(

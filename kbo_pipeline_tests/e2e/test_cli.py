@@ -211,3 +211,48 @@ def test_a_cli_run_starts_its_resources_once(tmp_path):
             del os.environ["DAGSTER_HOME"]
         else:
             os.environ["DAGSTER_HOME"] = before
+
+
+def test_a_damaged_database_a_held_lock_and_bad_settings_read_plainly(tmp_path):
+    """Red team 13: a truncated database file made `kbo status` say "busy" and `kbo audit` / `kbo changes`
+    end in tracebacks; `kbo rollback` during an import ended in a DagsterResourceFunctionError traceback;
+    KBO_LOCK_TIMEOUT=nan waited forever. Each is now one plain line, exit 1."""
+    imported = kbo("import", str(EXTRACT_147), cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    database = tmp_path / "data" / "kbo.duckdb"
+    good = database.read_bytes()
+    database.write_bytes(good[: len(good) // 3])
+    for command in (["status"], ["audit"], ["changes", "147"]):
+        result = kbo(*command, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stderr)
+        assert (
+            f"kbo {command[0]}: {database} cannot be read" in result.stderr and "damaged or truncated" in result.stderr
+        )
+        assert "Traceback" not in result.stderr and "busy" not in result.stderr
+    database.write_bytes(good)
+
+    bad = kbo("rollback", "147", cwd=tmp_path, env={"KBO_LOCK_TIMEOUT": "nan"})
+    assert bad.returncode == 1 and "KBO_LOCK_TIMEOUT must be a number of seconds (0 or more), not 'nan'" in bad.stderr
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from kbo_pipeline.core.import_lock import ImportLock; lock = ImportLock(sys.argv[1]); "
+            "lock.acquire('dagster run an-import'); print('held', flush=True); sys.stdin.read()",
+            str(database),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        during = kbo("rollback", "147", cwd=tmp_path, env={"KBO_LOCK_TIMEOUT": "1"})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert during.returncode == 1 and "Traceback" not in during.stderr
+    assert "kbo rollback: another import holds" in during.stderr and "dagster run an-import" in during.stderr
+    after = kbo("rollback", "147", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr[-3000:]

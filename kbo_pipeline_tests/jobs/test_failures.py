@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 
-from kbo_pipeline.cli.runs import launch_import, launch_rollback
+from kbo_pipeline.cli.runs import import_run_config, launch_import, launch_rollback, run_errors
 from kbo_pipeline.core.batches import apply_batch, plan_batches
 from kbo_pipeline.core.database import connect, database_of, is_transient
 from kbo_pipeline.core.entities import TABLES
@@ -260,3 +260,37 @@ def test_the_rollback_job_and_command(dagster_home, tmp_path, samples):
         timeout=300,
     )
     assert cli.returncode == 1 and "extract 140 is not applied" in cli.stderr
+
+
+@pytest.mark.parametrize(
+    ("staging", "message"),
+    [
+        ({"batch_sizes": {"activity": -5}}, "batch size for activity delete must be at least 1, not -5"),
+        ({"target_batch_seconds": float("inf")}, "target_batch_seconds must be a positive number of seconds, not inf"),
+        ({"target_batch_seconds": float("nan")}, "target_batch_seconds must be a positive number of seconds, not nan"),
+    ],
+)
+def test_launchpad_settings_are_checked_before_anything_is_written(dagster_home, tmp_path, staging, message):
+    """Red team 13: a negative batch size, or a target of inf or nan, left the job in staging with no
+    error recorded (inf and nan as tracebacks). The run now fails at its first step, nothing written."""
+    database = str(tmp_path / "kbo.duckdb")
+    config = import_run_config(EXTRACT_147, database, str(tmp_path / "work"))
+    config["ops"]["kbo_staging"]["config"] |= staging
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("kbo_extracts", [EXTRACT_147.stem])
+        result = execute_job(
+            reconstructable(get_import_job),
+            instance=instance,
+            run_config=config,
+            tags={"dagster/partition": EXTRACT_147.stem},
+            raise_on_error=False,
+        )
+        assert not result.success
+        errors = run_errors(result)
+    assert errors == [f"kbo_extract: ops.kbo_staging.config: {message}"]
+    with connect(database) as conn:
+        jobs = (
+            conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'import_jobs'").fetchone()[0]
+            and conn.execute("SELECT count(*) FROM import_jobs").fetchone()[0]
+        )
+    assert not jobs

@@ -13,9 +13,10 @@ from dagster import Failure
 
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.extract import ExtractError, parse_file_name, read_extract
+from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.defs.retries import retrying
-from kbo_pipeline.errors import ResourceError
+from kbo_pipeline.errors import ConfigError, ResourceError
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.tables import table_checksums
 
@@ -360,3 +361,14 @@ def test_values_are_bound_not_formatted(db, work_dir, samples):
         > 0
     )
     assert db.execute("SELECT count(*) FROM enterprise").fetchone()[0] > 0
+
+
+def test_an_import_lock_that_is_a_symbolic_link_is_refused_and_its_target_kept(tmp_path):
+    """Suspected by the red team, confirmed: the lock truncated what its path pointed to."""
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    database = str(tmp_path / "kbo.duckdb")
+    Path(database + ".import.lock").symlink_to(target)
+    with pytest.raises(ConfigError, match="is a symbolic link: the import lock refuses it"):
+        ImportLock(database).acquire("a test")
+    assert target.read_text() == "keep me"
