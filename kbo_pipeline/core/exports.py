@@ -106,16 +106,47 @@ def read_manifest(export_dir: Path | str) -> dict | None:
     return content if isinstance(content, dict) else None
 
 
-def claim(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> None:
-    """Refuse a folder whose manifest names another database: two databases never mix their files."""
+def claim(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> str | None:
+    """Refuse a folder whose manifest names another database: two databases never mix their files. A
+    manifest naming this same path with another id was written by a database that is gone (deleted and
+    built again, or restored from a backup older than its ledger): its files describe nothing that
+    exists, so they are removed and the folder is this database's. Returns what was done, if anything."""
     manifest = read_manifest(export_dir)
     ours = database_id(conn)
     theirs = manifest.get("database_id") if manifest else None
-    if theirs and ours and theirs != ours:
+    if not theirs or not ours or theirs == ours:
+        return None
+    if manifest.get("database") != database_of(conn):
         raise ExportFolderError(
             f"the export folder {export_dir} belongs to another database ({manifest.get('database')}, id {theirs}); "
             f"this is {database_of(conn)} (id {ours}): give it its own folder (KBO_EXPORT_DIR)"
         )
+    export_dir = Path(export_dir)
+    for folder in _change_folders(export_dir):
+        shutil.rmtree(folder)
+    _remove_snapshot(export_dir)
+    (export_dir / MANIFEST).unlink(missing_ok=True)
+    return (
+        f"the export folder {export_dir} held the exports of an earlier database at this path (id {theirs}): "
+        "removed, the folder is this database's now"
+    )
+
+
+def _change_folders(export_dir: Path) -> list[Path]:
+    """The change-set folders the exports wrote (extract=<N>, real folders); nothing else in the folder."""
+    changes = export_dir / "changes"
+    if not changes.is_dir():
+        return []
+    return [
+        folder
+        for folder in sorted(changes.glob("extract=*"))
+        if CHANGE_FOLDER.fullmatch(folder.name) and folder.is_dir() and not folder.is_symlink()
+    ]
+
+
+def _remove_snapshot(export_dir: Path) -> None:
+    for table in CURRENT_TABLES:
+        (current_folder(export_dir) / f"{table}.parquet").unlink(missing_ok=True)
 
 
 def sync_exports(conn: duckdb.DuckDBPyConnection, export_dir: Path | str, current_as_of: int | None = None) -> Manifest:
@@ -131,11 +162,8 @@ def sync_exports(conn: duckdb.DuckDBPyConnection, export_dir: Path | str, curren
         ).fetchall()
     }
     valid = []
-    for folder in sorted((export_dir / "changes").glob("extract=*")) if (export_dir / "changes").is_dir() else ():
-        match = CHANGE_FOLDER.fullmatch(folder.name)
-        if match is None or not folder.is_dir() or folder.is_symlink():
-            continue  # not ours: left alone
-        number = int(match[1])
+    for folder in _change_folders(export_dir):
+        number = int(CHANGE_FOLDER.fullmatch(folder.name)[1])
         if number not in applied:
             shutil.rmtree(folder)  # rolled back (or never finished): its changes are not the database's
         elif all((folder / f"{table}.parquet").is_file() for table in TABLES):

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from kbo_pipeline.core.exports import (
     changes_folder,
+    claim,
     expected_rows,
     export_changes,
     export_current,
@@ -55,6 +56,9 @@ def parquet_exports(
     changes, current, applied = [], [], False
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
+            adopted = claim(conn, export_dir)
+            if adopted:
+                context.log.warning(adopted)
             status = conn.execute("SELECT status FROM import_jobs WHERE extract_number = $n", {"n": number}).fetchone()
             applied = status is not None and status[0] == JobStatus.COMPLETED
             # Not applied (the run left a rolled-back extract alone): nothing of it is exported.

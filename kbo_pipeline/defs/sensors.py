@@ -22,11 +22,13 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.events import RunFailureReason
+from dagster._core.storage.tags import RUN_FAILURE_REASON_TAG, WILL_RETRY_TAG
 
 from kbo_pipeline import settings
 from kbo_pipeline.core.database import resolve_database
 from kbo_pipeline.core.extract import partition_key_for
-from kbo_pipeline.core.ledger import FailureKind
+from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind
 from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.defs.assets import extract_partitions
 from kbo_pipeline.defs.run_monitor import reap_dead_runs
@@ -74,6 +76,21 @@ def recent_failure(instance: DagsterInstance | None, database: str, partition: s
     return time.time() - records[0].end_time
 
 
+def crashed_without_retry(instance: DagsterInstance | None, database: str, partition: str) -> bool:
+    """Whether this partition's latest run for this database died (its process gone, reported by run
+    monitoring or a kbo command) and no Dagster run retry will follow: a run of `kbo import` (no
+    code-location origin to retry from), or retries off or used up. Its job is resumed by the sensor."""
+    if instance is None:
+        return False
+    runs = instance.get_runs(RunsFilter(tags={DATABASE_TAG: database, "dagster/partition": partition}), limit=1)
+    if not runs or runs[0].status != DagsterRunStatus.FAILURE:
+        return False
+    run = runs[0]
+    if run.tags.get(RUN_FAILURE_REASON_TAG) != RunFailureReason.UNEXPECTED_TERMINATION.value:
+        return False
+    return run.tags.get(WILL_RETRY_TAG) != "true" or run.remote_job_origin is None
+
+
 def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -> SensorResult | SkipReason:
     database = resolve_database(database)
     cursor = json.loads(context.cursor) if context.cursor else {}
@@ -105,9 +122,13 @@ def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -
     digest = content_key(chosen, seen)
     job = ledger.open_jobs.get(chosen.number)
     leave = judge(chosen, digest, job)
+    key = partition_key_for(chosen.name)
+    crashed = leave and job.status in UNFINISHED_JOBS and job.failure_kind is None
+    if crashed and crashed_without_retry(instance, database, key):
+        leave = None  # a crash, not the file: resume it (committed batches are not applied again)
+        context.log.info(f"{chosen.name}: its last run's process died and no retry follows: resuming it")
     if leave:
         return skip(leave)
-    key = partition_key_for(chosen.name)
     if job is not None and job.failure_kind == FailureKind.RESOURCE:
         since = recent_failure(instance, database, key)
         wait = settings.resource_retry_seconds()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbo_pipeline.core.extract import FILE_NAME, ExtractError, parse_file_name, sha256_of
-from kbo_pipeline.core.ledger import FailureKind, JobStatus
+from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind, JobStatus
 from kbo_pipeline.core.ledger_state import JobState
 
 
@@ -102,9 +102,7 @@ def judge(f: LandingFile, digest: str, job: JobState | None) -> str | None:
             f"{f.name}: extract {f.number} was rolled back (job {job.job_id}) and the sensor leaves it so; "
             f"`kbo import {f.path}` applies it again"
         )
-    if job.status in (JobStatus.FAILED, JobStatus.STAGING, JobStatus.PROCESSING) and job.failure_kind != (
-        FailureKind.RESOURCE
-    ):
+    if job.status in UNFINISHED_JOBS and job.failure_kind != FailureKind.RESOURCE:
         error = f": {job.error_message}" if job.error_message else ""
         return (
             f"{f.name}: extract {f.number}'s job {job.job_id} is {job.status}{error}. The sensor does not run the "

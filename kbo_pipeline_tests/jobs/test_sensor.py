@@ -18,12 +18,13 @@ from dagster._core.errors import DagsterResourceFunctionError
 from dagster._core.utils import make_new_run_id
 
 from kbo_pipeline.cli.runs import import_run_config, launch_import, launch_rollback
+from kbo_pipeline.core.batches import apply_batch
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.import_lock import ImportLock, ImportLocked
 from kbo_pipeline.core.ledger_state import state_path
 from kbo_pipeline.definitions import defs, get_import_job, kbo_extract_sensor
 from kbo_pipeline_tests.support.replay import assert_equals_replay
-from kbo_pipeline_tests.support.tables import DatabaseHeld
+from kbo_pipeline_tests.support.tables import DatabaseHeld, staged_batches
 
 
 @pytest.fixture
@@ -312,3 +313,39 @@ def test_the_tick_takes_plain_files_with_exact_names_only(env, samples, tmp_path
     ticker = Ticker(instance)
     data = ticker.settle()
     assert not data.run_requests and "no extract in the landing folder" in data.skip_message
+
+
+def test_a_job_whose_run_died_without_a_retry_is_resumed_and_other_unfinished_jobs_wait(env, samples, work_dir):
+    """A `kbo import` whose process died (no code-location origin: Dagster's run retries cannot retry it)
+    left extract 141 half applied: the tick resumes it. An unfinished job whose run did not die (a
+    failed check, a failed batch) is left for a person, with what to do."""
+    instance, landing, database = env
+    for path in samples[:2]:
+        shutil.copy(path, landing)
+    ticker = Ticker(instance)
+    ticker.tick()
+    assert run_request(instance, ticker.tick().run_requests[0], database)
+    with connect(database) as conn:
+        job_id, batches = staged_batches(conn, samples[1], work_dir)
+        apply_batch(conn, batches[0])
+    waiting = ticker.tick()
+    assert not waiting.run_requests and f"job {job_id} is processing" in waiting.skip_message
+    died = make_new_run_id()
+    instance.add_run(
+        DagsterRun(
+            job_name="kbo_import",
+            run_id=died,
+            status=DagsterRunStatus.FAILURE,
+            tags={
+                "kbo/database": database,
+                "dagster/partition": samples[1].stem,
+                "dagster/failure_reason": "UNEXPECTED_TERMINATION",
+                "dagster/will_retry": "true",  # said, but a run without an origin is never retried
+            },
+        )
+    )
+    resumed = ticker.tick()
+    assert [r.partition_key for r in resumed.run_requests] == [samples[1].stem]
+    assert run_request(instance, resumed.run_requests[0], database)
+    with connect(database) as conn:
+        assert_equals_replay(conn, samples[:2])
