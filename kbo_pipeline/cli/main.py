@@ -17,7 +17,7 @@ from kbo_pipeline.core.changes import change_summary, format_rows, format_summar
 from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
 from kbo_pipeline.core.database import DatabaseBusy, connect_read_only, database_exists, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
-from kbo_pipeline.core.import_lock import ImportLock
+from kbo_pipeline.core.import_lock import ImportLock, is_held
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
@@ -140,6 +140,7 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
         print(message, file=sys.stderr)
 
     try:
+        idle = 0
         while True:
             text, state = read_with_retries(database, report, on_busy=busy)
             if not watch:
@@ -147,7 +148,16 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
                 return 0
             print("\033[2J\033[H" + text, flush=True)
             if state not in (JobStatus.STAGING, JobStatus.PROCESSING):
-                return 0
+                return 1 if state == JobStatus.FAILED else 0
+            # Unfinished, and no run holds the database twice in a row: paused or stopped, not running.
+            idle = 0 if is_held(database) else idle + 1
+            if idle >= 2:
+                print(
+                    f"\nno import is running on {database}: the job is paused or stopped (resume it with "
+                    "Re-execute → From failure in the UI, or kbo import with its ZIP)",
+                    file=sys.stderr,
+                )
+                return 1
             time.sleep(2)
     except DatabaseBusy as exc:
         print(str(exc), file=sys.stderr)

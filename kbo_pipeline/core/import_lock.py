@@ -42,6 +42,24 @@ def sidecar(database: str, suffix: str) -> Path:
     return Path(database + suffix)
 
 
+def is_held(database: str) -> bool:
+    """Whether a process holds the database's import lock now (a run is importing or rolling back)."""
+    path = sidecar(database, ".import.lock")
+    if not path.exists():
+        return False
+    try:
+        handle = open_lock_file(path)
+    except (OSError, ConfigError, ResourceError):
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 def left_by(database: str, holder: str) -> bool:
     """Whether the import lock of the database was left by `holder` without being released: free (its
     holder's process is gone: the kernel released it) and still naming that holder (a release empties
@@ -51,7 +69,7 @@ def left_by(database: str, holder: str) -> bool:
         return False
     try:
         handle = open_lock_file(path)
-    except (OSError, ConfigError):
+    except (OSError, ConfigError, ResourceError):
         return False
     with handle:
         try:

@@ -36,6 +36,7 @@ from kbo_pipeline.sources.landing import choose_next, content_key, judge, list_l
 from kbo_pipeline.sources.portal import PortalError, portal_client, portal_settings, wanted_extracts
 
 DATABASE_TAG = "kbo/database"
+FETCH_TAG = "kbo/fetch"  # the file a portal download run fetches
 IN_FLIGHT = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -74,6 +75,12 @@ def recent_failure(instance: DagsterInstance | None, database: str, partition: s
     if not records or records[0].dagster_run.status != DagsterRunStatus.FAILURE or records[0].end_time is None:
         return None
     return time.time() - records[0].end_time
+
+
+def fetch_in_flight(instance: DagsterInstance | None, file_name: str) -> bool:
+    if instance is None:
+        return False
+    return bool(instance.get_runs(RunsFilter(statuses=IN_FLIGHT, tags={FETCH_TAG: file_name}), limit=1))
 
 
 def crashed_without_retry(instance: DagsterInstance | None, database: str, partition: str) -> bool:
@@ -199,13 +206,19 @@ def build_portal_sensor(fetch_job):
         except PortalError as exc:
             return SkipReason(str(exc))
         wanted = wanted_extracts(offered, settings.landing_dir(), state.latest_applied)
+        # No run key (a download that failed is tried again at the next look), but never two downloads
+        # of one file at a time.
+        busy = {name for name in wanted if fetch_in_flight(_instance(context), name)}
+        wanted = [name for name in wanted if name not in busy]
         if not wanted:
-            return SkipReason(f"nothing new on the portal ({len(offered)} extracts offered)")
+            return SkipReason(
+                f"nothing new on the portal ({len(offered)} extracts offered)"
+                + (f"; downloading {', '.join(sorted(busy))}" if busy else "")
+            )
         return [
             RunRequest(
-                run_key=name,
                 run_config={"ops": {"kbo_fetch_extract": {"config": {"file_name": name}}}},
-                tags={"kbo/source": "portal"},
+                tags={"kbo/source": "portal", FETCH_TAG: name},
             )
             for name in wanted
         ]

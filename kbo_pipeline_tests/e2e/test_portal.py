@@ -5,7 +5,16 @@ import subprocess
 import sys
 
 import pytest
-from dagster import DagsterInstance, DefaultSensorStatus, build_sensor_context, execute_job, reconstructable
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    build_sensor_context,
+    execute_job,
+    reconstructable,
+)
+from dagster._core.utils import make_new_run_id
 
 from kbo_pipeline import definitions
 from kbo_pipeline.definitions import defs
@@ -112,13 +121,28 @@ def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(
     with DagsterInstance.get() as instance:
         context = build_sensor_context(instance=instance, definitions=definitions.defs)
         data = definitions.kbo_portal_sensor.evaluate_tick(context)
-        assert [r.run_key for r in data.run_requests] == [p.name for p in samples[:3]]
+        assert [r.tags["kbo/fetch"] for r in data.run_requests] == [p.name for p in samples[:3]]
+        # No run key: a download that failed is requested again at the next look (red team).
+        assert all(r.run_key is None for r in data.run_requests)
         assert "s3cret" not in repr(data.run_requests)
         # The definitions were loaded before this test set KBO_LANDING_DIR: give the folder explicitly.
         paths = {"kbo_paths": {"config": {"landing_dir": str(landing), "work_dir": str(tmp_path / "work")}}}
         run_config = {**data.run_requests[0].run_config, "resources": paths}
         with execute_job(reconstructable(get_fetch_job), instance=instance, run_config=run_config) as result:
             assert result.success
+        # While a download of a file is under way, the next look does not request it again.
+        instance.add_run(
+            DagsterRun(
+                job_name="kbo_fetch",
+                run_id=make_new_run_id(),
+                status=DagsterRunStatus.STARTED,
+                tags={"kbo/fetch": samples[1].name},
+            )
+        )
+        again = definitions.kbo_portal_sensor.evaluate_tick(
+            build_sensor_context(instance=instance, definitions=definitions.defs)
+        )
+        assert [r.tags["kbo/fetch"] for r in again.run_requests] == [samples[2].name]
     assert (landing / samples[0].name).read_bytes() == samples[0].read_bytes()
 
 

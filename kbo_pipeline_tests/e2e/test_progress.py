@@ -12,9 +12,10 @@ import pytest
 from dagster import DagsterInstance
 
 from kbo_pipeline.cli.runs import launch_import
+from kbo_pipeline.core.database import connect
 from kbo_pipeline.defs.resources import KboDatabase
 from kbo_pipeline_tests.support.files import EXTRACT_147
-from kbo_pipeline_tests.support.tables import DatabaseHeld
+from kbo_pipeline_tests.support.tables import DatabaseHeld, staged_batches
 from kbo_pipeline_tests.support.terminal import run_on_a_terminal
 
 KBO = [sys.executable, "-m", "kbo_pipeline.cli.main"]
@@ -64,6 +65,19 @@ def test_status_waits_while_an_import_step_holds_the_database(tmp_path, samples)
         [*KBO, "status", "--watch", "--database", str(database)], env=env, capture_output=True, text=True, timeout=60
     )
     assert watch.returncode == 0 and "completed" in watch.stdout  # a finished job: drawn once, then done
+
+
+def test_watch_ends_on_a_paused_job_that_no_run_holds(tmp_path, work_dir):
+    """Suspected by the red team, confirmed: `kbo status --watch` redrew a paused job for ever."""
+    database = tmp_path / "kbo.duckdb"
+    with connect(str(database)) as conn:
+        staged_batches(conn, EXTRACT_147, work_dir)  # staged, no batch applied: paused, no run about
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    watch = subprocess.run(
+        [*KBO, "status", "--watch", "--database", str(database)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert watch.returncode == 1 and "processing" in watch.stdout
+    assert "no import is running" in watch.stderr and "the job is paused or stopped" in watch.stderr
 
 
 def test_import_draws_a_progress_bar_on_a_terminal(tmp_path, samples):
