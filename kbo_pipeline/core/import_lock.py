@@ -42,44 +42,39 @@ def sidecar(database: str, suffix: str) -> Path:
     return Path(database + suffix)
 
 
-def is_held(database: str) -> bool:
-    """Whether a process holds the database's import lock now (a run is importing or rolling back)."""
+def _probe(database: str) -> tuple[bool, str]:
+    """(held, content) of the database's import lock: whether a process holds it now, and what the
+    file says when it is free (a release empties it; a holder that died leaves its name)."""
     path = sidecar(database, ".import.lock")
     if not path.exists():
-        return False
+        return False, ""
     try:
         handle = open_lock_file(path)
     except (OSError, ConfigError, ResourceError):
-        return False
+        return False, ""
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+            return True, ""
+        try:
+            return False, handle.read()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_held(database: str) -> bool:
+    """Whether a process holds the database's import lock now (a run is importing or rolling back)."""
+    return _probe(database)[0]
 
 
 def left_by(database: str, holder: str) -> bool:
     """Whether the import lock of the database was left by `holder` without being released: free (its
-    holder's process is gone: the kernel released it) and still naming that holder (a release empties
-    it). True proves the holder died while it held the lock, wherever it ran on this machine's files."""
-    path = sidecar(database, ".import.lock")
-    if not path.exists():
+    holder's process is gone: the kernel released it) and still naming that holder. True proves the
+    holder died while it held the lock, wherever it ran on this machine's files."""
+    held, content = _probe(database)
+    if held:
         return False
-    try:
-        handle = open_lock_file(path)
-    except (OSError, ConfigError, ResourceError):
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False  # held: its holder lives
-        try:
-            content = handle.read()
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
     try:
         return json.loads(content).get("holder") == holder
     except (ValueError, AttributeError):

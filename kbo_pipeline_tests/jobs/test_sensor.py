@@ -59,18 +59,16 @@ class Ticker:
         return self.tick()
 
 
+def add_run(instance, status, tags) -> str:
+    """A run of kbo_import in the instance's records only, in the state a test needs."""
+    run_id = make_new_run_id()
+    instance.add_run(DagsterRun(job_name="kbo_import", run_id=run_id, status=status, tags=tags))
+    return run_id
+
+
 def queue_run(instance, database, partition) -> str:
     """A run of this database not started yet, as the daemon leaves one between two ticks."""
-    run_id = make_new_run_id()
-    instance.add_run(
-        DagsterRun(
-            job_name="kbo_import",
-            run_id=run_id,
-            status=DagsterRunStatus.NOT_STARTED,
-            tags={"kbo/database": database, "dagster/partition": partition},
-        )
-    )
-    return run_id
+    return add_run(instance, DagsterRunStatus.NOT_STARTED, {"kbo/database": database, "dagster/partition": partition})
 
 
 def run(instance, landing, database, request):
@@ -330,19 +328,15 @@ def test_a_job_whose_run_died_without_a_retry_is_resumed_and_other_unfinished_jo
         apply_batch(conn, batches[0])
     waiting = ticker.tick()
     assert not waiting.run_requests and f"job {job_id} is processing" in waiting.skip_message
-    died = make_new_run_id()
-    instance.add_run(
-        DagsterRun(
-            job_name="kbo_import",
-            run_id=died,
-            status=DagsterRunStatus.FAILURE,
-            tags={
-                "kbo/database": database,
-                "dagster/partition": samples[1].stem,
-                "dagster/failure_reason": "UNEXPECTED_TERMINATION",
-                "dagster/will_retry": "true",  # said, but a run without an origin is never retried
-            },
-        )
+    add_run(
+        instance,
+        DagsterRunStatus.FAILURE,
+        {
+            "kbo/database": database,
+            "dagster/partition": samples[1].stem,
+            "dagster/failure_reason": "UNEXPECTED_TERMINATION",
+            "dagster/will_retry": "true",  # said, but a run without an origin is never retried
+        },
     )
     resumed = ticker.tick()
     assert [r.partition_key for r in resumed.run_requests] == [samples[1].stem]
