@@ -359,7 +359,7 @@ def run(scale: str, root: Path) -> None:
     # Generating and the baseline run in processes of their own, so that the peak memory printed for
     # the import is the import's alone (Linux keeps a process's peak across fork and exec).
     spawn = multiprocessing.get_context("spawn")
-    for earlier in ("baseline.duckdb", "kbo.duckdb", "core.duckdb", "home", "work", "small", "exports"):
+    for earlier in ("baseline.duckdb", "kbo.duckdb", "core.duckdb", "home", "work", "small", "kbo.duckdb.exports"):
         shutil.rmtree(root / earlier, ignore_errors=True) if (root / earlier).is_dir() else (root / earlier).unlink(
             missing_ok=True
         )
@@ -376,9 +376,11 @@ def run(scale: str, root: Path) -> None:
         baseline_seconds, baseline_mb = pool.submit(baseline_in_process, root / "baseline.duckdb", csvs).result()
     print(f"full load, plain DuckDB read_csv (baseline): {baseline_seconds:.1f} s, peak memory {baseline_mb:,.0f} MB")
     os.environ["DAGSTER_HOME"] = str(root / "home")
-    os.environ["KBO_EXPORT_DIR"] = str(root / "exports")
+    # Each database the bench builds exports beside itself: an export folder belongs to one database.
+    os.environ.pop("KBO_EXPORT_DIR", None)
     settings.ensure_dagster_home()
     database, work = root / "kbo.duckdb", root / "work"
+    exports = settings.export_dir(str(database))
     with DagsterInstance.get() as instance:
         empty = empty_step_seconds(instance)
         print(f"an empty in-process Dagster step: {empty * 1000:.0f} ms (the floor of the per-step overhead)")
@@ -389,12 +391,12 @@ def run(scale: str, root: Path) -> None:
         exported = full.phases["exports"][1]
         print(
             f"full load ratio without its Parquet export: {(full.seconds - exported) / baseline_seconds:.2f}; "
-            f"the export of its change set: {exported:.1f} s, {folder_bytes(changes_folder(root / 'exports', 140)):,} bytes"
+            f"the export of its change set: {exported:.1f} s, {folder_bytes(changes_folder(exports, 140)):,} bytes"
         )
         print(f"peak memory of the importing process (full load): {peak_memory_mb():,.0f} MB  (goal <= 3072)")
         with connect(str(database), settings.duckdb_config()) as conn:
             started = time.monotonic()
-            snapshot = export_current(conn, root / "exports")
+            snapshot = export_current(conn, exports)
             print(
                 f"current snapshot ({sum(f.rows for f in snapshot):,} rows, every table and code): "
                 f"{time.monotonic() - started:.1f} s, {sum(f.bytes for f in snapshot):,} bytes of Parquet"
