@@ -97,7 +97,7 @@ def begin_job(
     """
     with transaction(conn):
         existing = conn.execute(
-            "SELECT job_id, status, file_sha256 FROM import_jobs WHERE extract_number = $number",
+            "SELECT job_id, status, file_sha256, started_at FROM import_jobs WHERE extract_number = $number",
             {"number": extract.number},
         ).fetchone()
         if existing and existing[1] == JobStatus.COMPLETED:
@@ -130,7 +130,7 @@ def begin_job(
                 {**values, "job_id": job_id, "staging": JobStatus.STAGING},
             )
             return JobStart(job_id, JobAction.NEW, f"extract {extract.number}: new import job {job_id}")
-        job_id, status, sha = existing
+        job_id, status, sha, started_at = existing
         if status == JobStatus.ROLLED_BACK and sha == extract.sha256 and not reapply_rolled_back:
             return JobStart(
                 job_id,
@@ -138,7 +138,9 @@ def begin_job(
                 f"extract {extract.number} was rolled back (job {job_id}): left as it is; "
                 f"`kbo import {extract.file_name}` applies it again",
             )
-        if sha == extract.sha256 and status != JobStatus.ROLLED_BACK:
+        # A row record_failure wrote for a file refused before its job began (started_at NULL) has the
+        # file's hash, so that the sensor knows those bytes failed, but nothing to resume.
+        if sha == extract.sha256 and status != JobStatus.ROLLED_BACK and started_at is not None:
             conn.execute(
                 "UPDATE import_jobs SET status = CASE WHEN staged_at IS NULL THEN $staging ELSE $processing END, "
                 "error_message = NULL, failure_kind = NULL, dagster_run_id = $run_id WHERE job_id = $job_id",

@@ -175,8 +175,18 @@ def test_kbo_changes_reads_the_change_set_while_another_process_holds_the_databa
     assert "busy" in summary.stderr
     lines = summary.stdout.splitlines()
     assert lines[1] == "Extract 147: what it changed"
-    assert lines[2].split() == ["table", "added", "retired", "new", "stopped", "changed", "unchanged", "enterprises"]
-    assert lines[8].split() == ["activity", "425", "0", "49", "0", "0", "0", "47"]
+    assert lines[2].split() == [
+        "table",
+        "added",
+        "retired",
+        "new",
+        "stopped",
+        "changed",
+        "unchanged",
+        "renamed",
+        "enterprises",
+    ]
+    assert lines[8].split() == ["activity", "425", "0", "49", "0", "0", "0", "0", "47"]
     rows = kbo("changes", "--database", str(database), "147", "--table", "enterprise", cwd=tmp_path)
     assert rows.returncode == 0 and rows.stdout.rstrip().endswith("(28 rows)")
     assert rows.stdout.splitlines()[1].split()[:3] == ["change", "kind", "enterprise_number"]

@@ -11,12 +11,13 @@ import duckdb
 import pytest
 from dagster import Failure
 
+from kbo_pipeline.core import importer, staging
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.extract import ExtractError, parse_file_name, read_extract
 from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.defs.retries import retrying
-from kbo_pipeline.errors import ConfigError, ResourceError
+from kbo_pipeline.errors import ConfigError, ResourceError, TransientError
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.tables import table_checksums
 
@@ -372,3 +373,43 @@ def test_an_import_lock_that_is_a_symbolic_link_is_refused_and_its_target_kept(t
     with pytest.raises(ConfigError, match="is a symbolic link: the import lock refuses it"):
         ImportLock(database).acquire("a test")
     assert target.read_text() == "keep me"
+
+
+def test_resource_failures_while_staging_blame_nothing_in_the_file(db_with_147, work_dir, tmp_path, monkeypatch):
+    """Red team 12: out of memory, a full disk or a removed work folder during staging were recorded as
+    bad input, final, so the sensor never tried that good file again. They are resource errors now:
+    transient (retried), recorded as failure_kind 'resource', and the same file then applies."""
+    path = write_zip(tmp_path / "in", members_148())
+    before = table_checksums(db_with_147)
+    real_unpack = importer.unpack_job
+
+    def folder_removed(conn, extract, job_id, work):  # the work folder goes while staging reads it
+        folder = real_unpack(conn, extract, job_id, work)
+        shutil.rmtree(folder)
+        return folder
+
+    monkeypatch.setattr(importer, "unpack_job", folder_removed)
+    with pytest.raises(ResourceError, match=r"could not read its unpacked copy \(was the work folder removed\?\)"):
+        import_extract(db_with_147, path, work_dir)
+    assert table_checksums(db_with_147) == before
+    assert db_with_147.execute(
+        "SELECT status, failure_kind FROM import_jobs WHERE extract_number = 148"
+    ).fetchone() == ("failed", "resource")
+    monkeypatch.setattr(importer, "unpack_job", real_unpack)
+
+    # Out of memory and a full disk while DuckDB reads a member, as reading() sees them; a parse error
+    # stays the file's.
+    extract, member = read_extract(path), read_extract(path).members[0]
+    for error, words in (
+        (duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block"), "out of memory"),
+        (duckdb.IOException("IO Error: No space left on device"), "the disk is full"),
+    ):
+        with pytest.raises(ResourceError, match=words), staging.reading(extract, member):
+            raise error
+    with pytest.raises(ExtractError), staging.reading(extract, member):
+        raise duckdb.ConversionException("Conversion Error: CSV Error on Line: 3")
+    assert issubclass(ResourceError, TransientError)
+    assert import_extract(db_with_147, path, work_dir).final is not None  # the same file, applied
+    assert db_with_147.execute(
+        "SELECT status, failure_kind FROM import_jobs WHERE extract_number = 148"
+    ).fetchone() == ("completed", None)
