@@ -15,7 +15,13 @@ from kbo_pipeline import settings
 from kbo_pipeline.core.batch_sizes import configured_sizes
 from kbo_pipeline.core.changes import change_summary, format_rows, format_summary, table_changes
 from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
-from kbo_pipeline.core.database import DatabaseBusy, connect_read_only, database_exists, resolve_database
+from kbo_pipeline.core.database import (
+    DatabaseBusy,
+    connect_read_only,
+    database_exists,
+    ensure_readable,
+    resolve_database,
+)
 from kbo_pipeline.core.extract import ExtractError, parse_file_name
 from kbo_pipeline.core.import_lock import ImportLock, is_held
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
@@ -71,6 +77,7 @@ def run_import(
     instance = DagsterInstance.get()
     report_dead_runs(instance)
     print(f"database: {database}" + ("" if database_exists(database) else " (new)"))
+    ensure_readable(database)
     for zip_path in zip_paths:
         skip = _already_applied(database, zip_path)
         if skip:
@@ -203,6 +210,7 @@ def run_rollback(database: str, extract_number: int) -> int:
     instance = DagsterInstance.get()
     report_dead_runs(instance)
     print(f"database: {database}")
+    ensure_readable(database)
     wait_for_other_imports(database)
     with launch_rollback(instance, extract_number, database) as result:
         if not result.success:

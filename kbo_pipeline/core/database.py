@@ -144,6 +144,42 @@ def is_lock_conflict(exc: BaseException) -> bool:
     )
 
 
+def damaged(database: str, exc: BaseException) -> str:
+    """What to tell an operator about a database file DuckDB cannot read."""
+    return (
+        f"{database} cannot be read: {str(exc).splitlines()[0]} (a damaged or truncated file? restore it from a "
+        "backup, or remove it and import again from a Full)"
+    )
+
+
+# DuckDB's words for a file that is not (or no longer) a whole database.
+_DAMAGED_MESSAGES = ("could not read enough bytes", "not a valid duckdb database", "corrupt", "checksum")
+
+
+def is_damaged(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _DAMAGED_MESSAGES)
+
+
+def ensure_readable(database: str) -> None:
+    """Refuse a local database file DuckDB cannot read (damaged, truncated, not a database) before a
+    command launches a run on it: the catalog and the ledger are read. A file another process holds is
+    taken as readable (it is in use)."""
+    if is_motherduck(database) or not Path(database).exists():
+        return
+    try:
+        with connect(database, read_only=True) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND table_name IN ('import_jobs', 'import_job_batches')"
+            ).fetchall()
+            for (table,) in tables:  # names from the catalog's own list of the two ledger tables
+                conn.execute(f"SELECT * FROM {table}").fetchall()
+    except duckdb.Error as exc:
+        if is_lock_conflict(exc):
+            return
+        raise DatabaseUnreadable(damaged(database, exc)) from None
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same work later may succeed."""
     if isinstance(exc, (ConnectionError, TimeoutError, duckdb.HTTPException, duckdb.OutOfMemoryException)):

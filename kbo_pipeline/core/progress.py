@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import duckdb
 
-from kbo_pipeline.core.database import DatabaseBusy, DatabaseUnreadable, connect_read_only, is_lock_conflict
+from kbo_pipeline.core.database import (
+    DatabaseBusy,
+    DatabaseUnreadable,
+    connect_read_only,
+    damaged,
+    is_lock_conflict,
+)
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 
@@ -140,10 +146,7 @@ def read_with_retries(database: str, read, attempts: int = 60, wait: float = 0.5
             ) from None
         except duckdb.Error as exc:
             if not is_lock_conflict(exc):
-                raise DatabaseUnreadable(
-                    f"{database} cannot be read: {str(exc).splitlines()[0]} (a damaged or truncated file? "
-                    "restore it from a backup, or remove it and import again from a Full)"
-                ) from None
+                raise DatabaseUnreadable(damaged(database, exc)) from None
             if attempt == attempts - 1:
                 raise DatabaseBusy(f"{database} stayed busy: {str(exc).splitlines()[0]}") from None
             if on_busy and attempt == 0:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from dagster import Failure
 
-from kbo_pipeline.core.database import is_transient
+from kbo_pipeline.core.database import damaged, is_damaged, is_transient
 from kbo_pipeline.errors import FinalError, TransientError
 
 # 1 + 2 + 4 + 8 + 16 s (each ±20 %): half a minute for another process to release the database.
@@ -46,6 +46,8 @@ class Attempt:
         if isinstance(exc, FinalError):
             # Written for the operator; the traceback would only show where the check sits.
             raise Failure(description=str(exc), allow_retries=False) from None
+        if is_damaged(exc):  # the database file, not a bug: what to do, without a traceback
+            raise Failure(description=damaged("the database", exc), allow_retries=False) from None
         if isinstance(exc, TransientError) or is_transient(exc):
             if not self.last:
                 self.error = exc
