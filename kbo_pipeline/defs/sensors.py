@@ -23,7 +23,7 @@ from dagster import (
     sensor,
 )
 from dagster._core.events import RunFailureReason
-from dagster._core.storage.tags import RUN_FAILURE_REASON_TAG, WILL_RETRY_TAG
+from dagster._core.storage.tags import RUN_FAILURE_REASON_TAG
 
 from kbo_pipeline import settings
 from kbo_pipeline.core.database import resolve_database
@@ -85,17 +85,19 @@ def fetch_in_flight(instance: DagsterInstance | None, file_name: str) -> bool:
 
 def crashed_without_retry(instance: DagsterInstance | None, database: str, partition: str) -> bool:
     """Whether this partition's latest run for this database died (its process gone, reported by run
-    monitoring or a kbo command) and no Dagster run retry will follow: a run of `kbo import` (no
-    code-location origin to retry from), or retries off or used up. Its job is resumed by the sensor."""
-    if instance is None:
+    monitoring or a kbo command) where the instance means such runs to be retried but Dagster cannot:
+    a run of `kbo import`, executed in the command's own process, has no code-location origin to retry
+    from. The sensor resumes its job in Dagster's stead. With run retries off, a crash waits for a person."""
+    if instance is None or not instance.run_retries_enabled or instance.run_retries_max_retries < 1:
         return False
     runs = instance.get_runs(RunsFilter(tags={DATABASE_TAG: database, "dagster/partition": partition}), limit=1)
     if not runs or runs[0].status != DagsterRunStatus.FAILURE:
         return False
     run = runs[0]
-    if run.tags.get(RUN_FAILURE_REASON_TAG) != RunFailureReason.UNEXPECTED_TERMINATION.value:
-        return False
-    return run.tags.get(WILL_RETRY_TAG) != "true" or run.remote_job_origin is None
+    return (
+        run.tags.get(RUN_FAILURE_REASON_TAG) == RunFailureReason.UNEXPECTED_TERMINATION.value
+        and run.remote_job_origin is None
+    )
 
 
 def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -> SensorResult | SkipReason:
@@ -133,7 +135,7 @@ def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -
     crashed = leave and job.status in UNFINISHED_JOBS and job.failure_kind is None
     if crashed and crashed_without_retry(instance, database, key):
         leave = None  # a crash, not the file: resume it (committed batches are not applied again)
-        context.log.info(f"{chosen.name}: its last run's process died and no retry follows: resuming it")
+        context.log.info(f"{chosen.name}: its `kbo import` run died and Dagster cannot retry it: resuming it")
     if leave:
         return skip(leave)
     if job is not None and job.failure_kind == FailureKind.RESOURCE:
