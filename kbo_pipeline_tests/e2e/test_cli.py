@@ -10,7 +10,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from kbo_pipeline_tests.support.files import EXTRACT_147, copy_to
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
-from kbo_pipeline_tests.support.tables import DatabaseHeld
+from kbo_pipeline_tests.support.tables import run_while_held
 from kbo_pipeline_tests.support.terminal import run_on_a_terminal
 
 KBO = str(Path(sys.executable).with_name("kbo"))
@@ -169,8 +169,10 @@ def test_kbo_changes_reads_the_change_set_while_another_process_holds_the_databa
     assert kbo("import", "--database", str(database), str(EXTRACT_147), cwd=tmp_path).returncode == 0
     with duckdb.connect(str(database), read_only=True) as conn:
         before = conn.execute("SELECT count(*), max(job_id) FROM import_jobs").fetchone()
-    with DatabaseHeld(database, 2):  # as an import step holds it
-        summary = kbo("changes", "--database", str(database), "147", cwd=tmp_path)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("KBO_", "DAGSTER_HOME"))}
+    summary = run_while_held(
+        database, [KBO, "changes", "--database", str(database), "147"], cwd=tmp_path, env=environment
+    )
     assert summary.returncode == 0, summary.stderr
     assert "busy" in summary.stderr
     lines = summary.stdout.splitlines()

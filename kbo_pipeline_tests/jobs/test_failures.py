@@ -1,7 +1,9 @@
 """A failure costs one batch: failpoints, re-execution from failure, transient errors, rollback."""
 
+import concurrent.futures
 import subprocess
 import sys
+import time
 import zipfile
 
 import duckdb
@@ -94,18 +96,31 @@ def test_a_failed_batch_is_reexecuted_from_failure(point, dagster_home, tmp_path
         assert_equals_replay(conn, samples[:2])
 
 
+def retry_said(instance) -> bool:
+    """Whether the latest run's kbo_extract step has logged its first retry on the lock."""
+    runs = instance.get_runs(limit=1)
+    return bool(runs) and any(
+        "transient error (attempt 1 of 6), trying again in" in e.user_message and "lock" in e.user_message
+        for e in instance.all_logs(runs[0].run_id)
+        if e.step_key == "kbo_extract"
+    )
+
+
 def test_a_lock_held_by_another_process_is_retried(dagster_home, tmp_path, monkeypatch):
     monkeypatch.setattr("kbo_pipeline.defs.resources.CONNECT_LOCK_WAIT", 0)  # let the retry policy show
 
     database = str(tmp_path / "kbo.duckdb")
     with connect(database) as conn:
         conn.execute("SELECT 1")
-    with DatabaseHeld(database, 3) as holder, DagsterInstance.get() as instance:
-        with launch_import(instance, EXTRACT_147, database, tmp_path / "work") as result:
-            assert result.success
-            warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.step_key == "kbo_extract"]
-            assert any("transient error (attempt 1 of 6), trying again in" in w and "lock" in w for w in warnings)
-        holder.wait()
+    with DatabaseHeld(database) as holder, DagsterInstance.get() as instance:
+        # The import runs in a thread; the holder lets go once the step has said it retries.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            future = pool.submit(launch_import, instance, EXTRACT_147, database, tmp_path / "work")
+            while not retry_said(instance):
+                assert not future.done(), "the import ended without meeting the lock"
+                time.sleep(0.1)
+            holder.release()
+            assert future.result(timeout=600).success
     with connect(database) as conn:
         assert conn.execute("SELECT status FROM import_jobs").fetchone()[0] == "completed"
 

@@ -179,7 +179,7 @@ def test_a_tick_does_not_need_the_database_while_a_run_holds_it(env, samples):
     assert run(instance, landing, database, ticker.settle().run_requests[0])
     assert state_path(database).exists()
     shutil.copy(samples[1], landing)
-    with DatabaseHeld(database, 20):
+    with DatabaseHeld(database):
         assert ticker.settle().run_requests[0].partition_key == samples[1].stem
         state = json.loads(state_path(database).read_text())
         state_path(database).write_text(json.dumps({**state, "latest_applied": "140"}))  # hand-edited
@@ -263,7 +263,7 @@ def test_a_state_file_of_another_database_file_is_ignored_while_busy(env, sample
     assert run(instance, landing, database, ticker.settle().run_requests[0])
     shutil.copy(database, tmp_path / "backup.duckdb")
     os.replace(tmp_path / "backup.duckdb", database)  # same content, another file
-    with DatabaseHeld(database, 20):
+    with DatabaseHeld(database):
         data = ticker.tick()
     assert not data.run_requests and "written for another file" in data.skip_message
 

@@ -29,18 +29,19 @@ def staged_batches(conn, path, work_dir, sizes=None):
 
 
 class DatabaseHeld:
-    """Another process holding the DuckDB file (its write lock) for `seconds`, as a running import does."""
+    """Another process holding the DuckDB file (its write lock), as a running import does, until the test
+    lets go (`release`, or the end of the `with`): tests wait for what they expect to see (a retry, a
+    "busy") before they let go, never for a number of seconds."""
 
-    def __init__(self, database, seconds: float):
+    def __init__(self, database):
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-c",
-                "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-                "time.sleep(float(sys.argv[2]))",
+                "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()",
                 str(database),
-                str(seconds),
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -49,9 +50,26 @@ class DatabaseHeld:
         assert self.process.stdout.readline().strip() == "held"
         return self
 
-    def wait(self):
+    def release(self):
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
         self.process.wait(timeout=60)
 
     def __exit__(self, *exc):
         self.process.kill()
         self.process.wait()
+
+
+def run_while_held(database, command: list[str], words: str = "busy", **popen) -> subprocess.CompletedProcess:
+    """Run a command while another process holds the database, and let go once the command has said
+    `words` on stderr (or ended): its output, as subprocess.run gives it."""
+    with DatabaseHeld(database) as holder:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+        said = []
+        for line in process.stderr:
+            said.append(line)
+            if words in line:
+                break
+        holder.release()
+        out, rest = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(command, process.returncode, out, "".join(said) + rest)
