@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from kbo_pipeline.core.extract import FILE_NAME, parse_file_name
-from kbo_pipeline.errors import FinalError, TransientError
+from kbo_pipeline.core.extract import FILE_NAME, ExtractError, parse_file_name
+from kbo_pipeline.errors import FinalError, KboError, TransientError
 
 DEFAULT_BASE = "https://kbopub.economie.fgov.be/kbo-open-data"
 # A Full extract ZIP is a few hundred MB; anything far larger is not one.
@@ -27,8 +27,12 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 4 * 1024**3
 LINK = re.compile(r'href="([^"]*?(KboOpenData_[^"/?#]+\.zip))"', re.IGNORECASE)
 
 
-class PortalError(FinalError):
-    """The portal refused (bad credentials, not a ZIP, HTTP error)."""
+class PortalError(KboError):
+    """Anything the portal did: refused, or could not be reached (catch this for both)."""
+
+
+class PortalRefused(PortalError, FinalError):
+    """The portal refused (bad credentials, not a ZIP, HTTP error): the same request fails the same way."""
 
 
 class PortalUnreachable(PortalError, TransientError):
@@ -50,7 +54,7 @@ def portal_client(timeout: float = 120) -> "PortalClient":
     try:
         max_bytes = int(os.environ.get("KBO_PORTAL_MAX_BYTES", DEFAULT_MAX_DOWNLOAD_BYTES))
     except ValueError:
-        raise PortalError(
+        raise PortalRefused(
             f"KBO_PORTAL_MAX_BYTES must be a number of bytes, not {os.environ['KBO_PORTAL_MAX_BYTES']!r}"
         ) from None
     allow_http = os.environ.get("KBO_PORTAL_ALLOW_HTTP", "").lower() in ("1", "true", "yes", "on")
@@ -73,7 +77,7 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         target = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
         if (target.scheme, target.netloc) != self.origin:
-            raise PortalError(
+            raise PortalRefused(
                 f"the portal redirected to {target.scheme}://{target.netloc}, not its own {'://'.join(self.origin)}: refusing"
             )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -91,10 +95,10 @@ class PortalClient:
 
     def __post_init__(self):
         if not self.username or not self.password:
-            raise PortalError("KBO_USERNAME and KBO_PASSWORD must be set to download from the portal")
+            raise PortalRefused("KBO_USERNAME and KBO_PASSWORD must be set to download from the portal")
         scheme = urllib.parse.urlsplit(self.base).scheme
         if scheme != "https" and not (scheme == "http" and self.allow_http):
-            raise PortalError(
+            raise PortalRefused(
                 f"KBO_PORTAL_URL must be an https address, not {self.base!r} (credentials would travel in clear; "
                 "KBO_PORTAL_ALLOW_HTTP=1 allows http for a test portal)"
             )
@@ -117,7 +121,7 @@ class PortalClient:
         except urllib.error.URLError as exc:
             raise PortalUnreachable(f"cannot reach the portal at {self.base}: {exc.reason}") from None
         if status not in (200, 302) or not len(self.jar):
-            raise PortalError(
+            raise PortalRefused(
                 f"login to {self.base} failed (HTTP {status}, no session cookie): check KBO_USERNAME and KBO_PASSWORD"
             )
         self._get(f"{self.base}/signup?form=&lang=en").close()
@@ -142,9 +146,9 @@ class PortalClient:
                     return result
             except urllib.error.HTTPError as exc:
                 if exc.code != 401:
-                    raise PortalError(f"the portal answered HTTP {exc.code} for {exc.url}") from None
+                    raise PortalRefused(f"the portal answered HTTP {exc.code} for {exc.url}") from None
             if retry:
-                raise PortalError("the portal session expired again right after logging in")
+                raise PortalRefused("the portal session expired again right after logging in")
             self.login()
 
     def list_extracts(self) -> list[str]:
@@ -164,23 +168,23 @@ class PortalClient:
         try:
             expected = int(announced) if announced is not None else None
         except ValueError:
-            raise PortalError(f"{name}: the portal announced a Content-Length of {announced!r}") from None
+            raise PortalRefused(f"{name}: the portal announced a Content-Length of {announced!r}") from None
         cap = f"more than the {self.max_download_bytes:,} bytes a download may have (KBO_PORTAL_MAX_BYTES)"
         if expected is not None and expected > self.max_download_bytes:
-            raise PortalError(f"{name}: the portal announced {expected:,} bytes, {cap}")
+            raise PortalRefused(f"{name}: the portal announced {expected:,} bytes, {cap}")
         received = 0
         while chunk := response.read(1 << 20):
             received += len(chunk)
             if received > self.max_download_bytes:
-                raise PortalError(f"{name}: {cap}")
+                raise PortalRefused(f"{name}: {cap}")
             out.write(chunk)
         if expected is not None and received != expected:
-            raise PortalError(f"{name}: the download ended after {received:,} of the {expected:,} bytes announced")
+            raise PortalRefused(f"{name}: the download ended after {received:,} of the {expected:,} bytes announced")
 
     def download(self, name: str, folder: Path) -> Path:
         """Download one extract into folder, atomically; returns its path."""
         if not FILE_NAME.fullmatch(name):
-            raise PortalError(f"{name!r} is not an extract file name")
+            raise PortalRefused(f"{name!r} is not an extract file name")
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / name
         partial = folder / f".{name}.part"
@@ -196,11 +200,11 @@ class PortalClient:
         try:
             self._with_session(attempt)
             if not zipfile.is_zipfile(partial):
-                raise PortalError(f"{name}: the portal sent something that is not a ZIP file")
+                raise PortalRefused(f"{name}: the portal sent something that is not a ZIP file")
             with zipfile.ZipFile(partial) as zf:
                 broken = zf.testzip()
             if broken is not None:
-                raise PortalError(f"{name}: member {broken} of the download is corrupt")
+                raise PortalRefused(f"{name}: member {broken} of the download is corrupt")
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -215,7 +219,7 @@ def wanted_extracts(offered: list[str], landing: Path, latest_applied: int | Non
     for name in offered:
         try:
             parsed.append((parse_file_name(name), name))
-        except Exception:
+        except ExtractError:  # a link that is not an extract's name
             continue
     if latest_applied is None:
         fulls = [number for (number, kind), _ in parsed if kind == "full"]

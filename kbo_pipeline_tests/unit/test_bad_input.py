@@ -18,6 +18,7 @@ from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.defs.retries import retrying
 from kbo_pipeline.errors import ConfigError, ResourceError, TransientError
+from kbo_pipeline.sources.portal import PortalError, PortalRefused, PortalUnreachable
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.tables import table_checksums
 
@@ -413,3 +414,22 @@ def test_resource_failures_while_staging_blame_nothing_in_the_file(db_with_147, 
     assert db_with_147.execute(
         "SELECT status, failure_kind FROM import_jobs WHERE extract_number = 148"
     ).fetchone() == ("completed", None)
+
+
+def test_an_unreachable_portal_is_retried_and_a_refusal_is_not():
+    """Issue 22's bug: PortalUnreachable subclassed the final PortalError, so `retrying` never retried it."""
+    attempts = []
+    with pytest.raises(Failure, match="still failing after 3 attempts"):
+        for attempt in retrying(attempts=3, first_delay=0.001):
+            with attempt:
+                attempts.append(1)
+                raise PortalUnreachable("the portal could not be reached: timed out")
+    assert len(attempts) == 3
+    refused = []
+    with pytest.raises(Failure, match="bad credentials"):
+        for attempt in retrying(attempts=3, first_delay=0.001):
+            with attempt:
+                refused.append(1)
+                raise PortalRefused("bad credentials")
+    assert len(refused) == 1
+    assert issubclass(PortalUnreachable, PortalError) and issubclass(PortalRefused, PortalError)
