@@ -10,7 +10,7 @@ from functools import cache
 
 import duckdb
 
-from kbo_pipeline.core import failpoints
+from kbo_pipeline.core import failpoints, ledger
 from kbo_pipeline.core.database import is_interrupt, transaction
 from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.ledger import UNFINISHED_BATCHES, BatchStatus
@@ -68,9 +68,6 @@ def _apply_sql(table: str, operation: str) -> str:
     return render(f"apply_{operation}.sql", ENTITY_BY_TABLE[table])
 
 
-_BATCH_KEY = "job_id = $job_id AND table_name = $table AND batch_number = $batch_number AND operation = $operation"
-
-
 def _key_params(batch: Batch) -> dict:
     return {
         "job_id": batch.job_id,
@@ -84,32 +81,24 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
     """Apply one batch. Marks it processing (committed, so progress shows), then applies it and marks it
     completed in one transaction; on error the data change rolls back and the batch is marked failed."""
     started = time.monotonic()
-    status = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch)).fetchone()
+    key = _key_params(batch)
+    status = ledger.batch_status(conn, key)
     if status is None:
         raise FinalError(f"no batch {batch.mapping_key} in job {batch.job_id}")
-    if status[0] == BatchStatus.COMPLETED:
+    if status == BatchStatus.COMPLETED:
         return BatchResult(batch, 0, 0.0, skipped=True)
-    conn.execute(
-        f"UPDATE import_job_batches SET status = $processing, started_at = current_timestamp, "
-        f"error_message = NULL WHERE {_BATCH_KEY}",
-        {**_key_params(batch), "processing": BatchStatus.PROCESSING},
-    )
+    ledger.start_batch(conn, key)
     try:
         with transaction(conn):
             # Checked again inside the transaction: a concurrent attempt may have completed it meanwhile.
-            current = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", _key_params(batch))
-            if current.fetchone()[0] == BatchStatus.COMPLETED:
+            if ledger.batch_status(conn, key) == BatchStatus.COMPLETED:
                 return BatchResult(batch, 0, 0.0, skipped=True)
             failpoints.hit("before_sql", batch.mapping_key, batch.extract_number)
             params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
             if batch.operation == "insert":
                 params["snapshot_date"] = batch.snapshot_date
             rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
-            conn.execute(
-                f"UPDATE import_job_batches SET status = $completed, completed_at = current_timestamp, "
-                f"rows_affected = $rows WHERE {_BATCH_KEY}",
-                {**_key_params(batch), "rows": rows, "completed": BatchStatus.COMPLETED},
-            )
+            ledger.complete_batch(conn, key, rows)
             failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
     except Exception as exc:
         if is_interrupt(exc):
@@ -130,9 +119,6 @@ def mark_failed(
     conn: duckdb.DuckDBPyConnection, batch: Batch, error: str, status: BatchStatus = BatchStatus.FAILED
 ) -> None:
     try:
-        conn.execute(
-            f"UPDATE import_job_batches SET status = $status, error_message = $error WHERE {_BATCH_KEY}",
-            {**_key_params(batch), "error": error[:4000], "status": status},
-        )
+        ledger.fail_batch(conn, _key_params(batch), error, status)
     except duckdb.Error:
         pass  # the connection itself is broken: the batch stays 'processing' and is retried all the same

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from kbo_pipeline.core import ledger
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.core.ledger import BatchStatus, JobStatus
@@ -115,9 +116,7 @@ def resolve_names(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
         _refuse_unfinished(conn, job_id, "resolve primary names")
         mark_touched(conn, extract_number)
         names = resolve_touched(conn, recorded_as=extract_number)
-        conn.execute(
-            "UPDATE import_jobs SET names_resolved = $names WHERE job_id = $job_id", {"job_id": job_id, "names": names}
-        )
+        ledger.record_names(conn, job_id, names)
     return names
 
 
@@ -136,15 +135,6 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
         _refuse_unfinished(conn, job_id, "finalize")
         code_rows = replace_code(conn, job_id)
         tables = table_summaries(conn, job_id)
-        conn.execute(
-            "UPDATE import_jobs SET status = $completed, completed_at = current_timestamp, "
-            "rows_deleted = $deleted, rows_inserted = $inserted, error_message = NULL, failure_kind = NULL WHERE job_id = $job_id",
-            {
-                "job_id": job_id,
-                "deleted": sum(t.rows_deleted for t in tables),
-                "inserted": sum(t.rows_inserted for t in tables),
-                "completed": JobStatus.COMPLETED,
-            },
-        )
+        ledger.complete_job(conn, job_id, sum(t.rows_deleted for t in tables), sum(t.rows_inserted for t in tables))
         drop_job_staging(conn, job_id)
     return FinalizeResult(job_id, int(names or 0), int(code_rows), tables)

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import duckdb
 
+from kbo_pipeline.core import ledger
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.extract import Extract, ExtractError
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind, JobStatus, latest_applied
@@ -78,10 +79,10 @@ def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
 
 
 def _reset_job(conn: duckdb.DuckDBPyConnection, job_id: int, extract_number: int) -> None:
-    """Forget an earlier attempt: undo whatever its batches applied, drop its staging and batches."""
+    """Forget an earlier attempt's work: undo whatever its batches applied, drop its staging (its batches
+    go with ledger.restart_job)."""
     undo_extract_rows(conn, extract_number)
     drop_job_staging(conn, job_id)
-    conn.execute("DELETE FROM import_job_batches WHERE job_id = $job_id", {"job_id": job_id})
 
 
 def begin_job(
@@ -119,16 +120,9 @@ def begin_job(
             "timestamp": extract.extract_timestamp,
             "file_name": extract.file_name,
             "sha": extract.sha256,
-            "run_id": run_id,
         }
         if existing is None:
-            job_id = conn.execute("SELECT coalesce(max(job_id), 0) + 1 FROM import_jobs").fetchone()[0]
-            conn.execute(
-                "INSERT INTO import_jobs (job_id, extract_number, extract_type, snapshot_date, extract_timestamp, "
-                "file_name, file_sha256, status, started_at, dagster_run_id) VALUES ($job_id, $number, $type, "
-                "$snapshot, $timestamp, $file_name, $sha, $staging, current_timestamp, $run_id)",
-                {**values, "job_id": job_id, "staging": JobStatus.STAGING},
-            )
+            job_id = ledger.open_job(conn, values, run_id)
             return JobStart(job_id, JobAction.NEW, f"extract {extract.number}: new import job {job_id}")
         job_id, status, sha, started_at = existing
         if status == JobStatus.ROLLED_BACK and sha == extract.sha256 and not reapply_rolled_back:
@@ -141,23 +135,12 @@ def begin_job(
         # A row record_failure wrote for a file refused before its job began (started_at NULL) has the
         # file's hash, so that the sensor knows those bytes failed, but nothing to resume.
         if sha == extract.sha256 and status != JobStatus.ROLLED_BACK and started_at is not None:
-            conn.execute(
-                "UPDATE import_jobs SET status = CASE WHEN staged_at IS NULL THEN $staging ELSE $processing END, "
-                "error_message = NULL, failure_kind = NULL, dagster_run_id = $run_id WHERE job_id = $job_id",
-                {"job_id": job_id, "run_id": run_id, "staging": JobStatus.STAGING, "processing": JobStatus.PROCESSING},
-            )
+            ledger.resume_job(conn, job_id, run_id)
             return JobStart(
                 job_id, JobAction.RESUME, f"extract {extract.number}: resuming import job {job_id} ({status})"
             )
         _reset_job(conn, job_id, extract.number)
-        conn.execute(
-            "UPDATE import_jobs SET extract_type = $type, snapshot_date = $snapshot, extract_timestamp = $timestamp, "
-            "file_name = $file_name, file_sha256 = $sha, status = $staging, started_at = current_timestamp, "
-            "staged_at = NULL, completed_at = NULL, total_batches = NULL, rows_staged = NULL, rows_deleted = NULL, "
-            "rows_inserted = NULL, names_resolved = NULL, error_message = NULL, failure_kind = NULL, dagster_run_id = $run_id "
-            "WHERE job_id = $job_id",
-            {**{k: v for k, v in values.items() if k != "number"}, "job_id": job_id, "staging": JobStatus.STAGING},
-        )
+        ledger.restart_job(conn, job_id, values, run_id)
         return JobStart(
             job_id, JobAction.REPLACE, f"extract {extract.number}: a new file replaces the {status} import job {job_id}"
         )
@@ -176,31 +159,12 @@ def record_failure(
     """Mark a job failed with its error and its kind (the file's content, or the resources it ran on); a
     file that never became a job gets a failed row of its own."""
     with transaction(conn):
-        if job_id is None and extract_number is not None:
-            row = conn.execute(
-                "SELECT job_id, status FROM import_jobs WHERE extract_number = $number", {"number": extract_number}
-            ).fetchone()
-            if row and row[1] == JobStatus.COMPLETED:
-                return  # a bad copy of an applied extract does not undo it
-            job_id = row[0] if row else None
-        if job_id is None:
-            job_id = conn.execute("SELECT coalesce(max(job_id), 0) + 1 FROM import_jobs").fetchone()[0]
-            conn.execute(
-                "INSERT INTO import_jobs (job_id, extract_number, file_name, file_sha256, status, error_message, "
-                "failure_kind) VALUES ($job_id, $number, $file_name, $sha, $failed, $error, $kind)",
-                {
-                    "job_id": job_id,
-                    "number": extract_number,
-                    "file_name": file_name or "?",
-                    "error": error,
-                    "failed": JobStatus.FAILED,
-                    "kind": kind,
-                    "sha": file_sha256,
-                },
-            )
-        else:
-            conn.execute(
-                "UPDATE import_jobs SET status = $failed, error_message = $error, failure_kind = $kind, "
-                "file_sha256 = coalesce($sha, file_sha256) WHERE job_id = $job_id",
-                {"job_id": job_id, "error": error, "failed": JobStatus.FAILED, "kind": kind, "sha": file_sha256},
-            )
+        ledger.fail_job(
+            conn,
+            error,
+            kind,
+            job_id=job_id,
+            extract_number=extract_number,
+            file_name=file_name,
+            file_sha256=file_sha256,
+        )

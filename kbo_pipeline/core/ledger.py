@@ -1,12 +1,14 @@
-"""The ledger's vocabulary: the states of an import job and of a batch (sql/ledger.sql stores them as
-text), and what it says has been applied. Every module reads and writes states through these names;
-SQL gets them as bound parameters."""
+"""The ledger: the states of an import job and of a batch (sql/ledger.sql stores them as text), what it
+says has been applied, and its state transitions, the only writes to import_jobs and
+import_job_batches. SQL gets states as bound parameters."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 import duckdb
+
+from kbo_pipeline.core.templates import render
 
 
 class JobStatus(StrEnum):
@@ -58,3 +60,165 @@ def database_id(conn: duckdb.DuckDBPyConnection) -> str | None:
     if not has_table(conn, "import_database"):
         return None
     return conn.execute("SELECT min(database_id) FROM import_database").fetchone()[0]
+
+
+# --- The ledger's state transitions -------------------------------------------------------------------
+# Every write to import_jobs and import_job_batches is one of these, so that the ledger's rules live in
+# one place (a completed batch is never marked failed; a completed job only leaves that state through a
+# rollback). Each runs inside the caller's transaction: a batch's data and its ledger row commit together.
+
+BatchKey = dict  # {"job_id", "table", "batch_number", "operation"}
+_BATCH_KEY = "job_id = $job_id AND table_name = $table AND batch_number = $batch_number AND operation = $operation"
+
+
+def open_job(conn: duckdb.DuckDBPyConnection, extract: dict, run_id: str | None) -> int:
+    """A new job for an extract (`extract`: number, type, snapshot, timestamp, file_name, sha); its id."""
+    job_id = conn.execute("SELECT coalesce(max(job_id), 0) + 1 FROM import_jobs").fetchone()[0]
+    conn.execute(
+        "INSERT INTO import_jobs (job_id, extract_number, extract_type, snapshot_date, extract_timestamp, "
+        "file_name, file_sha256, status, started_at, dagster_run_id) VALUES ($job_id, $number, $type, "
+        "$snapshot, $timestamp, $file_name, $sha, $staging, current_timestamp, $run_id)",
+        {**extract, "job_id": job_id, "run_id": run_id, "staging": JobStatus.STAGING},
+    )
+    return job_id
+
+
+def resume_job(conn: duckdb.DuckDBPyConnection, job_id: int, run_id: str | None) -> None:
+    """An unfinished job taken up again: staging if it never staged, else processing; its error cleared."""
+    conn.execute(
+        "UPDATE import_jobs SET status = CASE WHEN staged_at IS NULL THEN $staging ELSE $processing END, "
+        "error_message = NULL, failure_kind = NULL, dagster_run_id = $run_id WHERE job_id = $job_id",
+        {"job_id": job_id, "run_id": run_id, "staging": JobStatus.STAGING, "processing": JobStatus.PROCESSING},
+    )
+
+
+def restart_job(conn: duckdb.DuckDBPyConnection, job_id: int, extract: dict, run_id: str | None) -> None:
+    """A job begun again from nothing for other bytes: its batches forgotten, its fields those of the new
+    file (the caller has undone whatever its batches applied)."""
+    conn.execute("DELETE FROM import_job_batches WHERE job_id = $job_id", {"job_id": job_id})
+    conn.execute(
+        "UPDATE import_jobs SET extract_type = $type, snapshot_date = $snapshot, extract_timestamp = $timestamp, "
+        "file_name = $file_name, file_sha256 = $sha, status = $staging, started_at = current_timestamp, "
+        "staged_at = NULL, completed_at = NULL, total_batches = NULL, rows_staged = NULL, rows_deleted = NULL, "
+        "rows_inserted = NULL, names_resolved = NULL, error_message = NULL, failure_kind = NULL, "
+        "dagster_run_id = $run_id WHERE job_id = $job_id",
+        {
+            **{k: v for k, v in extract.items() if k != "number"},
+            "job_id": job_id,
+            "run_id": run_id,
+            "staging": JobStatus.STAGING,
+        },
+    )
+
+
+def fail_job(
+    conn: duckdb.DuckDBPyConnection,
+    error: str,
+    kind: FailureKind,
+    *,
+    job_id: int | None = None,
+    extract_number: int | None = None,
+    file_name: str | None = None,
+    file_sha256: str | None = None,
+) -> None:
+    """A job failed with its error and kind; a file that never became a job gets a failed row of its own.
+    A completed job is never marked failed (a bad copy of an applied extract does not undo it)."""
+    if job_id is None and extract_number is not None:
+        row = conn.execute(
+            "SELECT job_id, status FROM import_jobs WHERE extract_number = $number", {"number": extract_number}
+        ).fetchone()
+        if row and row[1] == JobStatus.COMPLETED:
+            return
+        job_id = row[0] if row else None
+    values = {"error": error, "failed": JobStatus.FAILED, "kind": kind, "sha": file_sha256}
+    if job_id is None:
+        job_id = conn.execute("SELECT coalesce(max(job_id), 0) + 1 FROM import_jobs").fetchone()[0]
+        conn.execute(
+            "INSERT INTO import_jobs (job_id, extract_number, file_name, file_sha256, status, error_message, "
+            "failure_kind) VALUES ($job_id, $number, $file_name, $sha, $failed, $error, $kind)",
+            {**values, "job_id": job_id, "number": extract_number, "file_name": file_name or "?"},
+        )
+        return
+    conn.execute(
+        "UPDATE import_jobs SET status = $failed, error_message = $error, failure_kind = $kind, "
+        "file_sha256 = coalesce($sha, file_sha256) WHERE job_id = $job_id AND status <> $completed",
+        {**values, "job_id": job_id, "completed": JobStatus.COMPLETED},
+    )
+
+
+def add_batches(conn: duckdb.DuckDBPyConnection, entity, job_id: int, operation: str) -> None:
+    """One pending row per batch of one table and operation, from the rows staged for it."""
+    conn.execute(
+        render("stage_batches.sql", entity),
+        {"job_id": job_id, "operation": operation, "table_name": entity.table, "pending": BatchStatus.PENDING},
+    )
+
+
+def job_staged(conn: duckdb.DuckDBPyConnection, job_id: int, batches: int, rows: int) -> None:
+    conn.execute(
+        "UPDATE import_jobs SET status = $processing, staged_at = current_timestamp, total_batches = $batches, "
+        "rows_staged = $rows WHERE job_id = $job_id",
+        {"job_id": job_id, "batches": batches, "rows": rows, "processing": JobStatus.PROCESSING},
+    )
+
+
+def record_drift(conn: duckdb.DuckDBPyConnection, job_id: int, report: str) -> None:
+    conn.execute(
+        "UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id", {"report": report, "job_id": job_id}
+    )
+
+
+def record_names(conn: duckdb.DuckDBPyConnection, job_id: int, names: int) -> None:
+    conn.execute(
+        "UPDATE import_jobs SET names_resolved = $names WHERE job_id = $job_id", {"job_id": job_id, "names": names}
+    )
+
+
+def complete_job(conn: duckdb.DuckDBPyConnection, job_id: int, rows_deleted: int, rows_inserted: int) -> None:
+    conn.execute(
+        "UPDATE import_jobs SET status = $completed, completed_at = current_timestamp, rows_deleted = $deleted, "
+        "rows_inserted = $inserted, error_message = NULL, failure_kind = NULL WHERE job_id = $job_id",
+        {"job_id": job_id, "deleted": rows_deleted, "inserted": rows_inserted, "completed": JobStatus.COMPLETED},
+    )
+
+
+def roll_back_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> None:
+    conn.execute(
+        "UPDATE import_jobs SET status = $rolled_back, completed_at = current_timestamp, error_message = NULL, "
+        "failure_kind = NULL WHERE job_id = $j",
+        {"j": job_id, "rolled_back": JobStatus.ROLLED_BACK},
+    )
+
+
+def batch_status(conn: duckdb.DuckDBPyConnection, key: BatchKey) -> BatchStatus | None:
+    row = conn.execute(f"SELECT status FROM import_job_batches WHERE {_BATCH_KEY}", key).fetchone()
+    return BatchStatus(row[0]) if row else None
+
+
+def start_batch(conn: duckdb.DuckDBPyConnection, key: BatchKey) -> None:
+    """Processing (committed on its own, so that progress shows), unless it completed meanwhile."""
+    conn.execute(
+        f"UPDATE import_job_batches SET status = $processing, started_at = current_timestamp, error_message = NULL "
+        f"WHERE {_BATCH_KEY} AND status <> $completed",
+        {**key, "processing": BatchStatus.PROCESSING, "completed": BatchStatus.COMPLETED},
+    )
+
+
+def complete_batch(conn: duckdb.DuckDBPyConnection, key: BatchKey, rows: int) -> None:
+    conn.execute(
+        f"UPDATE import_job_batches SET status = $completed, completed_at = current_timestamp, rows_affected = $rows "
+        f"WHERE {_BATCH_KEY}",
+        {**key, "rows": rows, "completed": BatchStatus.COMPLETED},
+    )
+
+
+def fail_batch(
+    conn: duckdb.DuckDBPyConnection, key: BatchKey, error: str, status: BatchStatus = BatchStatus.FAILED
+) -> None:
+    """Failed (or back to pending, after an interrupt), with its error. Never a completed batch: its
+    commit may have landed although the client saw an error."""
+    conn.execute(
+        f"UPDATE import_job_batches SET status = $status, error_message = $error WHERE {_BATCH_KEY} "
+        "AND status <> $completed",
+        {**key, "error": error[:4000], "status": status, "completed": BatchStatus.COMPLETED},
+    )

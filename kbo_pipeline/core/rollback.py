@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from kbo_pipeline.core import ledger
 from kbo_pipeline.core.database import database_of, transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.core.extract import remove_work_folders
@@ -90,11 +91,7 @@ def rollback_extract(
             )
             conn.execute("DELETE FROM import_code_backup WHERE job_id = $j", {"j": job_id})
         drop_job_staging(conn, job_id)
-        conn.execute(
-            "UPDATE import_jobs SET status = $rolled_back, completed_at = current_timestamp, "
-            "error_message = NULL, failure_kind = NULL WHERE job_id = $j",
-            {"j": job_id, "rolled_back": JobStatus.ROLLED_BACK},
-        )
+        ledger.roll_back_job(conn, job_id)
     if work_dir is not None:
         remove_work_folders(Path(work_dir), database_of(conn), extract_number)
     return RollbackResult(

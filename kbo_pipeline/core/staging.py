@@ -12,11 +12,11 @@ from pathlib import Path
 
 import duckdb
 
+from kbo_pipeline.core import ledger
 from kbo_pipeline.core.batch_sizes import fit_to_counts
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
 from kbo_pipeline.core.extract import Extract, ExtractError, Member, expected_header, member_path
-from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import ResourceError
@@ -153,15 +153,7 @@ def stage_extract(
         for member in entity_members:
             choice = choices[(member.entity.table, member.operation)]
             rows = _stage_member(conn, extract, folder, member, job_id, member.operation, choice.size)
-            conn.execute(
-                render("stage_batches.sql", member.entity),
-                {
-                    "job_id": job_id,
-                    "operation": member.operation,
-                    "table_name": member.entity.table,
-                    "pending": BatchStatus.PENDING,
-                },
-            )
+            ledger.add_batches(conn, member.entity, job_id, member.operation)
             parts.append(StagedPart(member.entity.table, member.operation, rows, choice.size, choice.reason))
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
@@ -196,16 +188,7 @@ def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Pat
             f"INSERT INTO import_staging_code SELECT $job_id, {code_columns} FROM {csv_reader(CODE, 'insert')}",
             {"path": str(member_path(folder, code)), "job_id": job_id},
         )
-    conn.execute(
-        "UPDATE import_jobs SET status = $processing, staged_at = current_timestamp, total_batches = $batches, rows_staged = $rows "
-        "WHERE job_id = $job_id",
-        {
-            "job_id": job_id,
-            "batches": sum(p.batches for p in parts),
-            "rows": sum(p.rows for p in parts),
-            "processing": JobStatus.PROCESSING,
-        },
-    )
+    ledger.job_staged(conn, job_id, sum(p.batches for p in parts), sum(p.rows for p in parts))
 
 
 def _stage_reconciled(
@@ -224,21 +207,10 @@ def _stage_reconciled(
             drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)
             drifts.append(drift)
             for operation, rows in (("delete", deletes), ("insert", inserts)):
-                conn.execute(
-                    render("stage_batches.sql", entity),
-                    {
-                        "job_id": job_id,
-                        "operation": operation,
-                        "table_name": entity.table,
-                        "pending": BatchStatus.PENDING,
-                    },
-                )
+                ledger.add_batches(conn, entity, job_id, operation)
                 parts.append(StagedPart(entity.table, operation, rows, size, "reconciling a Full with the database"))
         check_drift(extract.file_name, drifts, accept_drift)
-        conn.execute(
-            "UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id",
-            {"report": drift_report(drifts), "job_id": job_id},
-        )
+        ledger.record_drift(conn, job_id, drift_report(drifts))
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 

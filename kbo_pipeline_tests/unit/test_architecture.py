@@ -3,6 +3,7 @@ tooling loads the code location; and the graph of definitions changes only with 
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,17 @@ def test_dg_check_defs(tmp_path):
     result = subprocess.run([str(dg), "check", "defs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+LEDGER_WRITE = re.compile(r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+import_job(s|_batches)\b", re.IGNORECASE)
+LEDGER_OWNERS = {"kbo_pipeline/core/ledger.py", "sql/stage_batches.sql"}  # the template ledger.add_batches runs
+
+
+def test_only_the_ledger_writes_the_ledger():
+    """import_jobs and import_job_batches change only through core/ledger.py's state transitions."""
+    writers = {
+        str(path.relative_to(ROOT))
+        for path in [*PACKAGE.rglob("*.py"), *(ROOT / "sql").rglob("*.sql")]
+        if LEDGER_WRITE.search(path.read_text())
+    }
+    assert writers == LEDGER_OWNERS

@@ -3,9 +3,10 @@
 import pytest
 
 from kbo_pipeline.core.batch_sizes import configured_sizes, plan_batch_sizes
-from kbo_pipeline.core.batches import apply_batch
+from kbo_pipeline.core.batches import apply_batch, mark_failed
 from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
 from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.ledger import BatchStatus
 from kbo_pipeline.errors import ConfigError
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import staged_batches, table_checksums
@@ -121,3 +122,20 @@ def test_a_batch_that_fails_before_its_commit_leaves_no_trace(db, work_dir, samp
     ).fetchone()
     assert status == "failed" and "injected failure" in error
     assert not apply_batch(db, batch).skipped
+
+
+def test_a_completed_batch_is_never_marked_failed(db, work_dir, samples):
+    """The ledger's rule (core/ledger.py): a batch whose commit landed stays completed, even when the
+    client then sees an error and reports the batch failed (or interrupted)."""
+    import_extract(db, samples[0], work_dir)
+    _, batches = staged_batches(db, samples[1], work_dir, {t: 3 for t in TABLES})
+    apply_batch(db, batches[0])
+    mark_failed(db, batches[0], "IOException: Connection Error: the acknowledgement was lost")
+    mark_failed(db, batches[0], "interrupted: the run was stopped", status=BatchStatus.PENDING)
+    status, error = db.execute(
+        "SELECT status, error_message FROM import_job_batches WHERE job_id = $j AND table_name = $t "
+        "AND batch_number = $n AND operation = $o",
+        {"j": batches[0].job_id, "t": batches[0].table, "n": batches[0].batch_number, "o": batches[0].operation},
+    ).fetchone()
+    assert (status, error) == ("completed", None)
+    assert apply_batch(db, batches[0]).skipped  # and running it again applies nothing
