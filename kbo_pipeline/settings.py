@@ -137,6 +137,9 @@ def run_retries() -> int:
 
 
 INSTANCE_YAML_MARK = "# Written by kbo"
+# The run tag that names the database a run writes (its absolute path): the run queue allows one run
+# per value, and the landing sensor waits while a run of its database is in flight.
+DATABASE_TAG = "kbo/database"
 
 
 def instance_yaml(retries: int | None = None) -> str:
@@ -176,7 +179,7 @@ run_coordinator:
   config:
     dequeue_interval_seconds: 2
     tag_concurrency_limits:
-      - key: kbo/database
+      - key: {DATABASE_TAG}
         value:
           applyLimitPerUniqueValue: true
         limit: 1

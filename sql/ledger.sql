@@ -39,10 +39,10 @@ CREATE TABLE IF NOT EXISTS import_job_batches (
 
 CREATE INDEX IF NOT EXISTS import_job_batches_job_table ON import_job_batches (job_id, table_name);
 
--- The database's identity: written once when the ledger is created. Whatever is kept outside the
--- database about it (the ledger state file, the export manifest, the sensor's run requests) names
--- this id, and is ignored where it names another: a rebuilt or restored database is not mistaken
--- for the one it replaces.
+-- The database's identity: written once when the ledger is created. The files kept outside the
+-- database about it (the ledger state file, the export manifest) name this id, so that a folder of
+-- exports written by another database is refused, and a rebuilt database is told from the one it
+-- replaces.
 CREATE TABLE IF NOT EXISTS import_database (
     database_id VARCHAR NOT NULL,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp

@@ -27,6 +27,7 @@ from kbo_pipeline.core.import_lock import ImportLock, is_held
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
+from kbo_pipeline.defs.run_worker import processes  # plain Python: no Dagster imported with it
 from kbo_pipeline.errors import ConfigError, KboError
 from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, portal_settings
 
@@ -419,14 +420,7 @@ def group_alive(group: int) -> bool:
         except ProcessLookupError:
             return False
         return True
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
-            return True
-    return False
+    return any(int(fields[2]) == group and fields[0] != "Z" for fields in processes())  # state, ppid, pgrp
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def launch_import(
             reconstructable(get_import_job),
             instance=instance,
             run_config=import_run_config(zip_path, database, work_dir, **options),
-            tags={"dagster/partition": key, "kbo/source": "cli", "kbo/database": resolve_database(database)},
+            tags={"dagster/partition": key, "kbo/source": "cli", settings.DATABASE_TAG: resolve_database(database)},
             raise_on_error=False,
         )
     )
@@ -122,7 +122,11 @@ def launch_rollback(instance: DagsterInstance, extract_number: int, database: st
                 "resources": {"kbo_db": {"config": {"database": database}}},
                 "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
             },
-            tags={"kbo/source": "cli", "kbo/rollback": str(extract_number), "kbo/database": resolve_database(database)},
+            tags={
+                "kbo/source": "cli",
+                "kbo/rollback": str(extract_number),
+                settings.DATABASE_TAG: resolve_database(database),
+            },
             raise_on_error=False,
         )
     )

@@ -31,7 +31,7 @@ import duckdb
 
 from kbo_pipeline.core.database import database_of
 from kbo_pipeline.core.entities import CODE, ENTITIES, ENTITY_BY_TABLE, TABLES
-from kbo_pipeline.core.ledger import JobStatus, database_id, latest_applied
+from kbo_pipeline.core.ledger import JobStatus, database_id
 from kbo_pipeline.errors import FinalError
 
 PARTIAL = ".partial-"  # a file being written: <name>.parquet.partial-<pid>; no reader's *.parquet matches it
@@ -170,12 +170,8 @@ def sync_exports(conn: duckdb.DuckDBPyConnection, export_dir: Path | str, curren
             valid.append(number)
     previous = read_manifest(export_dir) or {}
     snapshot = current_as_of if current_as_of is not None else previous.get("current_as_of")
-    latest = latest_applied(conn)
-    if snapshot is not None and (
-        type(snapshot) is not int or latest is None or snapshot > latest or snapshot not in applied
-    ):
-        for table in CURRENT_TABLES:
-            (current_folder(export_dir) / f"{table}.parquet").unlink(missing_ok=True)
+    if snapshot is not None and (type(snapshot) is not int or snapshot not in applied):
+        _remove_snapshot(export_dir)  # a state no longer applied (rolled back)
         snapshot = None
     manifest = Manifest(database_of(conn), database_id(conn), tuple(sorted(valid)), snapshot)
     export_dir.mkdir(parents=True, exist_ok=True)

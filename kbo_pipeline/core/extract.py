@@ -22,7 +22,8 @@ from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
 from kbo_pipeline.errors import FinalError, ResourceError
 
 FILE_NAME = re.compile(
-    r"^KboOpenData_(?P<number>\d{4})_(?P<year>\d{4})_(?P<month>\d{2})(?:_(?P<day>\d{2}))?_(?P<type>Full|Update)\.zip$",
+    # \A and \Z, not ^ and $: `$` matches before a trailing newline, and "….zip\n" is not an extract.
+    r"\AKboOpenData_(?P<number>\d{4})_(?P<year>\d{4})_(?P<month>\d{2})(?:_(?P<day>\d{2}))?_(?P<type>Full|Update)\.zip\Z",
     re.IGNORECASE | re.ASCII,  # ASCII digits only: "\u0661\u0664\u0660" is not extract 140
 )
 # A Full extract is about 2.1 GB of CSV (activity.csv alone 1.5 GB); the real extracts compress 2 to 9
@@ -77,7 +78,7 @@ def partition_key_for(file_name: str) -> str:
 
 
 def parse_file_name(file_name: str) -> tuple[int, str]:
-    match = FILE_NAME.fullmatch(file_name)  # `$` would let a trailing newline through
+    match = FILE_NAME.match(file_name)
     if not match:
         raise ExtractError(
             f"{file_name}: not a KBO extract name (expected KboOpenData_NNNN_YYYY_MM[_DD]_Full|Update.zip)"

@@ -59,17 +59,19 @@ def prepare(
         raise
 
 
-def unpack_job(conn: duckdb.DuckDBPyConnection, extract: Extract, job_id: int, work_dir: str | Path) -> Path:
+def unpack_job(conn: duckdb.DuckDBPyConnection, extract: Extract, work_dir: str | Path) -> Path:
     """Unpack the job's CSVs into its own work folder (reusing a complete earlier unpacking of the
-    same bytes); a failure is recorded on the job and leaves no folder behind."""
-    try:
-        return unpack(extract, work_folder(Path(work_dir), database_of(conn), extract))
-    except ExtractError as exc:
-        record_failure(conn, str(exc), job_id=job_id)
-        raise
-    except ResourceError as exc:
-        record_failure(conn, str(exc), job_id=job_id, kind=FailureKind.RESOURCE)
-        raise
+    same bytes); a failure leaves no folder behind (`stage` records it on the job)."""
+    return unpack(extract, work_folder(Path(work_dir), database_of(conn), extract))
+
+
+def failure_kind(exc: Exception) -> FailureKind:
+    """What the ledger says a failure was: the file's content, the resources it ran on, or the settings."""
+    if isinstance(exc, ResourceError):
+        return FailureKind.RESOURCE
+    if isinstance(exc, ConfigError):
+        return FailureKind.CONFIG
+    return FailureKind.INPUT
 
 
 def remove_job_files(conn: duckdb.DuckDBPyConnection, extract_number: int, work_dir: str | Path) -> None:
@@ -96,17 +98,11 @@ def stage(
     try:
         validate_config(size_overrides, target_seconds)
         choices, explicit = choose_sizes(conn, extract.extract_type, size_overrides, tune, target_seconds)
-        folder = unpack_job(conn, extract, job_id, work_dir)
+        folder = unpack_job(conn, extract, work_dir)
         reconcile = extract.extract_type == "full" and latest_applied(conn) is not None
         return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
-    except ExtractError as exc:
-        record_failure(conn, str(exc), job_id=job_id)
-        raise
-    except ResourceError as exc:
-        record_failure(conn, str(exc), job_id=job_id, kind=FailureKind.RESOURCE)
-        raise
-    except ConfigError as exc:
-        record_failure(conn, str(exc), job_id=job_id, kind=FailureKind.CONFIG)
+    except (ExtractError, ResourceError, ConfigError) as exc:
+        record_failure(conn, str(exc), job_id=job_id, kind=failure_kind(exc))
         raise
     finally:
         remove_job_files(conn, extract.number, work_dir)

@@ -1,11 +1,12 @@
 """What the landing sensor and `kbo fetch` need of the ledger, read from the database itself.
 
-The database is the one source of truth. A tick opens it read-only (a few milliseconds, no lock that
+The database is the one source of truth. A tick opens it read-only (tens of milliseconds, no lock that
 a run waits on for long) whenever no other process holds it. Only while a process holds it (an import
 running) does the tick fall back to the small JSON copy that every run writes beside the database when
-it starts and ends, and then only if that copy names the same database: the id written into the
-database when its ledger was created, and the file's inode. A state file left beside a deleted,
-rebuilt or restored database, or one that does not parse, is ignored and said so.
+it starts and ends, and then only if that copy parses, names a database id, and was written for the
+same database file (its device and inode: the database cannot be opened to compare the id then). A
+state file left beside a deleted, rebuilt or restored database, or one that does not parse, is ignored
+and said so.
 """
 
 from __future__ import annotations

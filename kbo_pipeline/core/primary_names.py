@@ -23,15 +23,22 @@ def name_changes_table() -> str:
     return render("name_changes_table.sql", NAMED, columns=",\n    ".join(columns))
 
 
+def _differs(row: str) -> str:
+    """SQL: `row`'s names differ from the computed ones (touched_names AS names)."""
+    return " OR ".join(f"{row}.{c.name} IS DISTINCT FROM names.{c.name}" for c in NAMED.finalized)
+
+
 def _record_name_changes(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
     names = [c.name for c in NAMED.finalized]
-    sql = render(
-        "name_changes.sql",
-        NAMED,
-        old_and_new=", ".join([f"e.{n}" for n in names] + [f"names.{n}" for n in names]),
-        differs=" OR ".join(f"e.{n} IS DISTINCT FROM names.{n}" for n in names),
-    )
+    old_and_new = ", ".join([f"e.{n}" for n in names] + [f"names.{n}" for n in names])
+    sql = render("name_changes.sql", NAMED, old_and_new=old_and_new, differs=_differs("e"))
     conn.execute(sql, {"extract": extract_number})
+
+
+def _apply_names(conn: duckdb.DuckDBPyConnection) -> int:
+    assignments = ",\n    ".join(f"{c.name} = names.{c.name}" for c in NAMED.finalized)
+    sql = render("primary_names_apply.sql", NAMED, assignments=assignments, differs=_differs(NAMED.table))
+    return int(conn.execute(sql).fetchone()[0])
 
 
 def forget_name_changes(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
@@ -45,7 +52,7 @@ def resolve_touched(conn: duckdb.DuckDBPyConnection, recorded_as: int | None = N
     conn.execute(sql_text("primary_names.sql"))
     if recorded_as is not None:
         _record_name_changes(conn, recorded_as)
-    updated = conn.execute(sql_text("primary_names_apply.sql")).fetchone()[0]
+    updated = _apply_names(conn)
     conn.execute("DROP TABLE touched_enterprises")
     conn.execute("DROP TABLE touched_names")
-    return int(updated)
+    return updated

@@ -18,7 +18,7 @@ from kbo_pipeline.defs.ops import kbo_fetch_extract, kbo_rollback_extract
 
 # The run queue (dagster.yaml) lets one run with a given kbo/database tag run at a time: the database
 # this code location writes.
-DATABASE_TAGS = {"kbo/database": resolve_database(settings.database_path())}
+DATABASE_TAGS = {settings.DATABASE_TAG: resolve_database(settings.database_path())}
 
 # In-process: many small batch steps against one DuckDB file, one at a time (a process per step would
 # cost about a second each and could not share the file).

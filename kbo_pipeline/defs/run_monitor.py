@@ -15,11 +15,11 @@ import json
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster._core.events import JobFailureData, RunFailureReason
 
+from kbo_pipeline import settings
 from kbo_pipeline.core.import_lock import left_by
 from kbo_pipeline.defs.run_worker import describe, is_alive, this_process
 
 WORKER_TAG = "kbo/run_worker"
-DATABASE_TAG = "kbo/database"
 
 
 def record_worker(context) -> None:
@@ -70,7 +70,8 @@ def dead_worker(run: DagsterRun) -> dict | None:
     if worker is None:
         return None
     alive = is_alive(worker)
-    if alive is None and run.tags.get(DATABASE_TAG) and left_by(run.tags[DATABASE_TAG], run_holder(run)):
+    database = run.tags.get(settings.DATABASE_TAG)
+    if alive is None and database and left_by(database, run_holder(run)):
         return worker
     return worker if alive is False else None
 

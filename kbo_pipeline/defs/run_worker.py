@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -22,14 +23,29 @@ def _boot_id() -> str | None:
         return None
 
 
-def _start_ticks(pid: int) -> int | None:
-    """When the process started, in clock ticks since boot; None if there is no such process (or no /proc)."""
+def proc_stat(stat: Path) -> list[str] | None:
+    """The fields of a /proc/<pid>/stat file after the command name, from the state on (state, ppid,
+    pgrp, ...; the start time at index 19); None when the process is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        text = stat.read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return text.rsplit(")", 1)[1].split()
+
+
+def processes() -> Iterator[list[str]]:
+    """proc_stat of every process there is."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = proc_stat(stat)
+        if fields is not None:
+            yield fields
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot; None if there is no such process (or no /proc)."""
+    fields = proc_stat(Path(f"/proc/{pid}/stat"))
+    return int(fields[19]) if fields is not None else None
 
 
 def _pid_namespace() -> str | None:

@@ -23,6 +23,7 @@ from dagster import (
     sensor,
 )
 from dagster._core.events import RunFailureReason
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES, RunRecord
 from dagster._core.storage.tags import RUN_FAILURE_REASON_TAG
 
 from kbo_pipeline import settings
@@ -35,15 +36,8 @@ from kbo_pipeline.defs.run_monitor import reap_dead_runs
 from kbo_pipeline.sources.landing import choose_next, content_key, judge, list_landing, remember, stable_files
 from kbo_pipeline.sources.portal import PortalError, portal_client, portal_settings, wanted_extracts
 
-DATABASE_TAG = "kbo/database"
+DATABASE_TAG = settings.DATABASE_TAG
 FETCH_TAG = "kbo/fetch"  # the file a portal download run fetches
-IN_FLIGHT = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-]
 
 
 def _instance(context: SensorEvaluationContext) -> DagsterInstance | None:
@@ -57,7 +51,7 @@ def run_in_flight(instance: DagsterInstance | None, database: str) -> str | None
     """A run (import or rollback) of this database that is queued or running, described; None if none."""
     if instance is None:
         return None
-    runs = instance.get_runs(RunsFilter(statuses=IN_FLIGHT, tags={DATABASE_TAG: database}), limit=1)
+    runs = instance.get_runs(RunsFilter(statuses=NOT_FINISHED_STATUSES, tags={DATABASE_TAG: database}), limit=1)
     if not runs:
         return None
     run = runs[0]
@@ -65,35 +59,39 @@ def run_in_flight(instance: DagsterInstance | None, database: str) -> str | None
     return f"run {run.run_id} ({what}) is {run.status.value.lower()} for {database}"
 
 
-def recent_failure(instance: DagsterInstance | None, database: str, partition: str) -> float | None:
-    """Seconds since this partition's latest run for this database failed, if it did."""
+def fetch_in_flight(instance: DagsterInstance | None, file_name: str) -> bool:
+    if instance is None:
+        return False
+    return bool(instance.get_runs(RunsFilter(statuses=NOT_FINISHED_STATUSES, tags={FETCH_TAG: file_name}), limit=1))
+
+
+def latest_run(instance: DagsterInstance | None, database: str, partition: str) -> RunRecord | None:
+    """This partition's latest run for this database."""
     if instance is None:
         return None
     records = instance.get_run_records(
         RunsFilter(tags={DATABASE_TAG: database, "dagster/partition": partition}), limit=1
     )
-    if not records or records[0].dagster_run.status != DagsterRunStatus.FAILURE or records[0].end_time is None:
+    return records[0] if records else None
+
+
+def failed_seconds_ago(record: RunRecord | None) -> float | None:
+    """Seconds since the run failed, if it did."""
+    if record is None or record.dagster_run.status != DagsterRunStatus.FAILURE or record.end_time is None:
         return None
-    return time.time() - records[0].end_time
+    return time.time() - record.end_time
 
 
-def fetch_in_flight(instance: DagsterInstance | None, file_name: str) -> bool:
-    if instance is None:
-        return False
-    return bool(instance.get_runs(RunsFilter(statuses=IN_FLIGHT, tags={FETCH_TAG: file_name}), limit=1))
-
-
-def crashed_without_retry(instance: DagsterInstance | None, database: str, partition: str) -> bool:
-    """Whether this partition's latest run for this database died (its process gone, reported by run
-    monitoring or a kbo command) where the instance means such runs to be retried but Dagster cannot:
-    a run of `kbo import`, executed in the command's own process, has no code-location origin to retry
-    from. The sensor resumes its job in Dagster's stead. With run retries off, a crash waits for a person."""
+def crashed_without_retry(instance: DagsterInstance | None, record: RunRecord | None) -> bool:
+    """Whether the run died (its process gone, reported by run monitoring or a kbo command) where the
+    instance means such runs to be retried but Dagster cannot: a run of `kbo import`, executed in the
+    command's own process, has no code-location origin to retry from. The sensor resumes its job in
+    Dagster's stead. With run retries off, a crash waits for a person."""
     if instance is None or not instance.run_retries_enabled or instance.run_retries_max_retries < 1:
         return False
-    runs = instance.get_runs(RunsFilter(tags={DATABASE_TAG: database, "dagster/partition": partition}), limit=1)
-    if not runs or runs[0].status != DagsterRunStatus.FAILURE:
+    if record is None or record.dagster_run.status != DagsterRunStatus.FAILURE:
         return False
-    run = runs[0]
+    run = record.dagster_run
     return (
         run.tags.get(RUN_FAILURE_REASON_TAG) == RunFailureReason.UNEXPECTED_TERMINATION.value
         and run.remote_job_origin is None
@@ -132,14 +130,15 @@ def evaluate_landing(context: SensorEvaluationContext, database: str, landing) -
     job = ledger.open_jobs.get(chosen.number)
     leave = judge(chosen, digest, job)
     key = partition_key_for(chosen.name)
+    last = latest_run(instance, database, key) if job is not None else None
     crashed = leave and job.status in UNFINISHED_JOBS and job.failure_kind is None
-    if crashed and crashed_without_retry(instance, database, key):
+    if crashed and crashed_without_retry(instance, last):
         leave = None  # a crash, not the file: resume it (committed batches are not applied again)
         context.log.info(f"{chosen.name}: its `kbo import` run died and Dagster cannot retry it: resuming it")
     if leave:
         return skip(leave)
     if job is not None and job.failure_kind == FailureKind.RESOURCE:
-        since = recent_failure(instance, database, key)
+        since = failed_seconds_ago(last)
         wait = settings.resource_retry_seconds()
         if since is not None and since < wait:
             return skip(

@@ -315,7 +315,7 @@ def timed_command(zip_path: Path, database: Path, work: Path) -> tuple[float, fl
     )
     seconds = time.monotonic() - started
     with DagsterInstance.get() as instance:
-        record = instance.get_run_records(RunsFilter(tags={"kbo/database": str(database.resolve())}), limit=1)[0]
+        record = instance.get_run_records(RunsFilter(tags={settings.DATABASE_TAG: str(database.resolve())}), limit=1)[0]
     return seconds, record.end_time - record.start_time
 
 

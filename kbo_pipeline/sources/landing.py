@@ -32,7 +32,7 @@ def list_landing(folder: Path) -> list[LandingFile]:
         return files
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(".") or not FILE_NAME.fullmatch(entry.name):
+            if entry.name.startswith(".") or not FILE_NAME.match(entry.name):
                 continue
             try:
                 if not entry.is_file(follow_symlinks=False):

@@ -183,7 +183,7 @@ class PortalClient:
 
     def download(self, name: str, folder: Path) -> Path:
         """Download one extract into folder, atomically; returns its path."""
-        if not FILE_NAME.fullmatch(name):
+        if not FILE_NAME.match(name):
             raise PortalRefused(f"{name!r} is not an extract file name")
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / name

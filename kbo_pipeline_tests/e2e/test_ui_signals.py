@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kbo_pipeline.cli.main import group_alive
+from kbo_pipeline.defs.run_worker import processes
 from kbo_pipeline_tests.support.webserver import free_port
 
 KBO = str(Path(sys.executable).with_name("kbo"))
@@ -28,18 +29,6 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"kbo ui did not come up: {log.read_text()[-3000:]}")
-
-
-def processes() -> list[tuple[int, int]]:
-    """(parent pid, process group) of every process."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        found.append((int(fields[1]), int(fields[2])))
-    return found
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -59,7 +48,7 @@ def test_a_signal_to_kbo_ui_ends_everything_it_started(tmp_path, signum):
         )
     try:
         wait_until_up(f"http://127.0.0.1:{port}", ui, log)
-        dagster_group = next(group for parent, group in processes() if parent == ui.pid)
+        dagster_group = next(int(fields[2]) for fields in processes() if int(fields[1]) == ui.pid)
         assert dagster_group != os.getpgid(ui.pid)  # dagster dev runs in a group of its own
         assert group_alive(dagster_group)
         os.kill(ui.pid, signum)  # kbo alone, as `kill PID` or a service manager's stop does

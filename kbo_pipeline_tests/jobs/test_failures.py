@@ -218,8 +218,8 @@ def test_unpacked_files_are_keyed_by_database_and_removed_after_any_outcome(tmp_
         return sorted(p.relative_to(work) for p in work.rglob("*") if p.is_file())
 
     def interrupted_after_unpacking(conn, path):
-        extract, start = prepare(conn, path)
-        return unpack_job(conn, extract, start.job_id, work)
+        extract, _ = prepare(conn, path)
+        return unpack_job(conn, extract, work)
 
     work = tmp_path / "work"
     with connect(str(tmp_path / "a.duckdb")) as a, connect(str(tmp_path / "b.duckdb")) as b:
@@ -242,7 +242,7 @@ def test_unpacked_files_are_keyed_by_database_and_removed_after_any_outcome(tmp_
         assert start.action == "replace" and files() == []
 
         # A rollback of the unfinished job removes what it had unpacked.
-        unpack_job(a, extract_b, start.job_id, work)
+        unpack_job(a, extract_b, work)
         assert files()
         rollback_extract(a, 141, work)
         assert files() == []
