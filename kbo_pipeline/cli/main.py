@@ -22,7 +22,7 @@ from kbo_pipeline.core.database import (
     ensure_readable,
     resolve_database,
 )
-from kbo_pipeline.core.extract import ExtractError, parse_file_name
+from kbo_pipeline.core.extract import ExtractError, ExtractType, parse_file_name
 from kbo_pipeline.core.import_lock import ImportLock, is_held
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
@@ -262,7 +262,7 @@ def batch_size_arg(value: str) -> tuple[str, int]:
     if not equals or not number.strip().isdigit():
         raise argparse.ArgumentTypeError(f"{value!r} is not TABLE[_OPERATION]=ROWS (e.g. activity=500)")
     try:
-        configured_sizes("update", {key: int(number)})
+        configured_sizes(ExtractType.UPDATE, {key: int(number)})
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return key, int(number)

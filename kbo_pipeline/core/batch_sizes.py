@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from kbo_pipeline.core.entities import FULL_BATCH_SIZES, OPERATIONS, SINGLE_BATCH_THRESHOLD, TABLES, UPDATE_BATCH_SIZES
+from kbo_pipeline.core.extract import ExtractType
 from kbo_pipeline.core.ledger import BatchStatus
 from kbo_pipeline.errors import ConfigError
 
@@ -41,7 +42,7 @@ def configured_sizes(extract_type: str, overrides: dict[str, int] | None = None)
     unknown = set(overrides) - set(TABLES) - {f"{t}_{o}" for t in TABLES for o in OPERATIONS}
     if unknown:
         raise ConfigError(f"unknown batch size keys: {', '.join(sorted(unknown))}")
-    defaults = FULL_BATCH_SIZES if extract_type == "full" else UPDATE_BATCH_SIZES
+    defaults = FULL_BATCH_SIZES if extract_type == ExtractType.FULL else UPDATE_BATCH_SIZES
     sizes = {}
     for table in TABLES:
         for operation in OPERATIONS:
@@ -54,8 +55,8 @@ def configured_sizes(extract_type: str, overrides: dict[str, int] | None = None)
 
 def validate_config(overrides: dict[str, int] | None, target_seconds: float) -> None:
     """The staging step's settings, checked before anything is written (the Launchpad takes any number)."""
-    configured_sizes("update", overrides)
-    configured_sizes("full", overrides)
+    configured_sizes(ExtractType.UPDATE, overrides)
+    configured_sizes(ExtractType.FULL, overrides)
     if not math.isfinite(target_seconds) or target_seconds <= 0:
         raise ConfigError(f"target_batch_seconds must be a positive number of seconds, not {target_seconds}")
 

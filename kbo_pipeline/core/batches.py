@@ -12,7 +12,7 @@ import duckdb
 
 from kbo_pipeline.core import failpoints, ledger
 from kbo_pipeline.core.database import is_interrupt, transaction
-from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES
+from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES, Operation
 from kbo_pipeline.core.ledger import UNFINISHED_BATCHES, BatchStatus
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import FinalError
@@ -60,7 +60,7 @@ def plan_batches(
         for table, operation, number, count, status, per_part, extract_number, snapshot in rows
         if status in statuses
     ]
-    return sorted(batches, key=lambda b: (order[b.table], b.operation != "delete", b.batch_number))
+    return sorted(batches, key=lambda b: (order[b.table], b.operation != Operation.DELETE, b.batch_number))
 
 
 @cache
@@ -95,7 +95,7 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
                 return BatchResult(batch, 0, 0.0, skipped=True)
             failpoints.hit("before_sql", batch.mapping_key, batch.extract_number)
             params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
-            if batch.operation == "insert":
+            if batch.operation == Operation.INSERT:
                 params["snapshot_date"] = batch.snapshot_date
             rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
             ledger.complete_batch(conn, key, rows)

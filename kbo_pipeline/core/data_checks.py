@@ -8,21 +8,28 @@ orphan and name checks, the rows hanging off those keys), so a daily update cost
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 
 import duckdb
 
 from kbo_pipeline.core.entities import CHILD_TABLES, ENTITY_BY_TABLE, TABLES, UNIQUE_KEY_TABLES
+from kbo_pipeline.core.extract import ExtractType
 from kbo_pipeline.core.ledger import JobStatus
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import DataChecksFailed
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # stops the import before finalize
+    WARN = "warn"  # reported only
 
 
 @dataclass(frozen=True)
 class CheckSpec:
     table: str
     name: str
-    severity: str  # "error" stops the import before finalize; "warn" is reported only
+    severity: Severity
     description: str
 
 
@@ -41,14 +48,14 @@ HAS_A_PRIMARY_NAME = "has_a_primary_name"
 
 SPECS: tuple[CheckSpec, ...] = (
     *(
-        CheckSpec(t, UNIQUE_KEY, "error", f"At most one current {t} row per {ENTITY_BY_TABLE[t].key}.")
+        CheckSpec(t, UNIQUE_KEY, Severity.ERROR, f"At most one current {t} row per {ENTITY_BY_TABLE[t].key}.")
         for t in UNIQUE_KEY_TABLES
     ),
     *(
         CheckSpec(
             t,
             ROWS_APPLIED,
-            "error",
+            Severity.ERROR,
             "The rows this extract inserted and retired are exactly those its batches staged and applied.",
         )
         for t in TABLES
@@ -56,7 +63,7 @@ SPECS: tuple[CheckSpec, ...] = (
     CheckSpec(
         "establishment",
         ENTERPRISE_IS_CURRENT,
-        "warn",
+        Severity.WARN,
         "Every current establishment belongs to a current enterprise (warns: a database started from an "
         "Update lacks older enterprises).",
     ),
@@ -64,12 +71,12 @@ SPECS: tuple[CheckSpec, ...] = (
         CheckSpec(
             t,
             BELONGS_TO_AN_ENTITY,
-            "warn",
+            Severity.WARN,
             f"Every current {t} row belongs to a current enterprise or establishment (warns).",
         )
         for t in CHILD_TABLES
     ),
-    CheckSpec("enterprise", HAS_A_PRIMARY_NAME, "error", "Every current enterprise has a primary name."),
+    CheckSpec("enterprise", HAS_A_PRIMARY_NAME, Severity.ERROR, "Every current enterprise has a primary name."),
 )
 
 
@@ -198,7 +205,7 @@ def check_extract(conn: duckdb.DuckDBPyConnection, extract_number: int) -> list[
     row = conn.execute(
         "SELECT extract_type FROM import_jobs WHERE extract_number = $n", {"n": extract_number}
     ).fetchone()
-    scoped = row is not None and row[0] == "update"
+    scoped = row is not None and row[0] == ExtractType.UPDATE
     if scoped:
         _mark_touched_rows(conn, extract_number)
     try:
@@ -214,11 +221,11 @@ def audit(conn: duckdb.DuckDBPyConnection) -> list[CheckOutcome]:
 
 
 def failed_errors(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
-    return [o for o in outcomes if not o.passed and o.spec.severity == "error"]
+    return [o for o in outcomes if not o.passed and o.spec.severity == Severity.ERROR]
 
 
 def warnings(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
-    return [o for o in outcomes if not o.passed and o.spec.severity == "warn"]
+    return [o for o in outcomes if not o.passed and o.spec.severity == Severity.WARN]
 
 
 def failure(outcomes: list[CheckOutcome]) -> DataChecksFailed | None:
@@ -230,6 +237,6 @@ def failure(outcomes: list[CheckOutcome]) -> DataChecksFailed | None:
 
 
 def describe(outcome: CheckOutcome) -> str:
-    state = "passed" if outcome.passed else ("FAILED" if outcome.spec.severity == "error" else "warning")
+    state = "passed" if outcome.passed else ("FAILED" if outcome.spec.severity == Severity.ERROR else "warning")
     figures = ", ".join(f"{k} {v:,}" for k, v in outcome.metadata.items())
     return f"{outcome.spec.table}.{outcome.spec.name}: {state} ({figures})"

@@ -7,6 +7,7 @@ from this spec: it is the only place that names a CSV column, a table column, a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,17 @@ CODE = Entity(
     key="code",
 )
 
-OPERATIONS = ("delete", "insert")
+
+class Operation(StrEnum):
+    """What a staged row does: a `_delete` file's key retires rows, an `_insert` file's row is added;
+    code.csv replaces the code table."""
+
+    DELETE = "delete"
+    INSERT = "insert"
+    CODE = "code"
+
+
+OPERATIONS = (Operation.DELETE, Operation.INSERT)
 
 # Default rows per batch (docs/design.md, decision 1). Full loads get their own sizes: at the update sizes a
 # 36 M-row activity file would become 72,000 steps.

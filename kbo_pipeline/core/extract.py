@@ -15,10 +15,11 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from kbo_pipeline.core.database import database_folder_name
-from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
+from kbo_pipeline.core.entities import CODE, ENTITIES, Entity, Operation
 from kbo_pipeline.errors import FinalError, ResourceError
 
 FILE_NAME = re.compile(
@@ -41,6 +42,11 @@ UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImpleme
 META_FIELDS = ("SnapshotDate", "ExtractTimestamp", "ExtractType", "ExtractNumber")
 
 
+class ExtractType(StrEnum):
+    FULL = "full"  # the whole register: every entity in one `<entity>.csv`
+    UPDATE = "update"  # a day's changes: `<entity>_delete.csv` and `<entity>_insert.csv`
+
+
 class ExtractError(FinalError):
     """Bad input: the message names the file (and the line, where there is one) and the problem."""
 
@@ -51,7 +57,7 @@ class Member:
 
     name: str  # as stored in the ZIP
     entity: Entity  # CODE for code.csv
-    operation: str  # delete | insert | code
+    operation: Operation
     compressed_bytes: int
     uncompressed_bytes: int
 
@@ -62,7 +68,7 @@ class Extract:
     file_name: str
     sha256: str
     number: int
-    extract_type: str  # full | update
+    extract_type: ExtractType
     snapshot_date: date
     extract_timestamp: datetime
     members: tuple[Member, ...]
@@ -77,13 +83,13 @@ def partition_key_for(file_name: str) -> str:
     return PurePosixPath(file_name).stem
 
 
-def parse_file_name(file_name: str) -> tuple[int, str]:
+def parse_file_name(file_name: str) -> tuple[int, ExtractType]:
     match = FILE_NAME.match(file_name)
     if not match:
         raise ExtractError(
             f"{file_name}: not a KBO extract name (expected KboOpenData_NNNN_YYYY_MM[_DD]_Full|Update.zip)"
         )
-    return int(match["number"]), match["type"].lower()
+    return int(match["number"]), ExtractType(match["type"].lower())
 
 
 def sha256_of(path: Path) -> str:
@@ -94,20 +100,20 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def expected_members(extract_type: str) -> list[tuple[str, Entity, str]]:
+def expected_members(extract_type: ExtractType) -> list[tuple[str, Entity, Operation]]:
     """(member name, entity, operation) for every CSV an extract of this type must hold."""
-    members = [("code.csv", CODE, "code")]
+    members = [("code.csv", CODE, Operation.CODE)]
     for entity in ENTITIES:
-        if extract_type == "full":
-            members.append((entity.full_member, entity, "insert"))
+        if extract_type == ExtractType.FULL:
+            members.append((entity.full_member, entity, Operation.INSERT))
         else:
-            members.append((entity.delete_member, entity, "delete"))
-            members.append((entity.insert_member, entity, "insert"))
+            members.append((entity.delete_member, entity, Operation.DELETE))
+            members.append((entity.insert_member, entity, Operation.INSERT))
     return members
 
 
-def expected_header(entity: Entity, operation: str) -> list[str]:
-    if operation == "delete":
+def expected_header(entity: Entity, operation: Operation) -> list[str]:
+    if operation == Operation.DELETE:
         return [entity.key_csv]
     return [c.csv for c in entity.csv_columns]
 
@@ -190,9 +196,10 @@ def _parse_meta(file_name: str, meta: dict[str, str]) -> tuple[int, str, date, d
         number = int(meta["ExtractNumber"])
     except ValueError:
         raise ExtractError(f"{where}: ExtractNumber {meta['ExtractNumber']!r} is not a number") from None
-    extract_type = meta["ExtractType"].lower()
-    if extract_type not in ("full", "update"):
-        raise ExtractError(f"{where}: unknown ExtractType {meta['ExtractType']!r} (expected full or update)")
+    try:
+        extract_type = ExtractType(meta["ExtractType"].lower())
+    except ValueError:
+        raise ExtractError(f"{where}: unknown ExtractType {meta['ExtractType']!r} (expected full or update)") from None
     try:
         snapshot = datetime.strptime(meta["SnapshotDate"], "%d-%m-%Y").date()
     except ValueError:

@@ -14,6 +14,7 @@ from kbo_pipeline.core.database import database_of
 from kbo_pipeline.core.extract import (
     Extract,
     ExtractError,
+    ExtractType,
     parse_file_name,
     read_extract,
     remove_work_folders,
@@ -99,7 +100,7 @@ def stage(
         validate_config(size_overrides, target_seconds)
         choices, explicit = choose_sizes(conn, extract.extract_type, size_overrides, tune, target_seconds)
         folder = unpack_job(conn, extract, work_dir)
-        reconcile = extract.extract_type == "full" and latest_applied(conn) is not None
+        reconcile = extract.extract_type == ExtractType.FULL and latest_applied(conn) is not None
         return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
     except (ExtractError, ResourceError, ConfigError) as exc:
         record_failure(conn, str(exc), job_id=job_id, kind=failure_kind(exc))

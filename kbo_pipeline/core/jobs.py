@@ -12,7 +12,7 @@ import duckdb
 
 from kbo_pipeline.core import ledger
 from kbo_pipeline.core.database import transaction
-from kbo_pipeline.core.extract import Extract, ExtractError
+from kbo_pipeline.core.extract import Extract, ExtractError, ExtractType
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind, JobStatus, latest_applied
 from kbo_pipeline.core.rollback import drop_job_staging, undo_extract_rows
 
@@ -69,7 +69,7 @@ def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         )
     if applied is None:
         return
-    if extract.extract_type == "full":
+    if extract.extract_type == ExtractType.FULL:
         return  # a Full is the whole register: reconciled with what the database holds, no gap to mind
     if extract.number > applied + 1:
         raise ExtractError(

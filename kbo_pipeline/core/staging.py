@@ -15,8 +15,8 @@ import duckdb
 from kbo_pipeline.core import ledger
 from kbo_pipeline.core.batch_sizes import fit_to_counts
 from kbo_pipeline.core.database import transaction
-from kbo_pipeline.core.entities import CODE, ENTITIES, Entity
-from kbo_pipeline.core.extract import Extract, ExtractError, Member, expected_header, member_path
+from kbo_pipeline.core.entities import CODE, ENTITIES, Entity, Operation
+from kbo_pipeline.core.extract import Extract, ExtractError, ExtractType, Member, expected_header, member_path
 from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import ResourceError
@@ -37,7 +37,7 @@ class StagedPart:
 
 def _columns_struct(entity: Entity, operation: str) -> str:
     types = {c.csv: c.type for c in entity.csv_columns}
-    header = expected_header(entity, "insert" if operation == "code" else operation)
+    header = expected_header(entity, Operation.INSERT if operation == Operation.CODE else operation)
     return "{" + ", ".join(f"'{name}': '{types[name]}'" for name in header) + "}"
 
 
@@ -51,7 +51,7 @@ def csv_reader(entity: Entity, operation: str) -> str:
 
 
 def _staged_columns(entity: Entity, operation: str):
-    if operation == "delete":
+    if operation == Operation.DELETE:
         return [c for c in entity.columns if c.name == entity.key]
     return list(entity.columns)
 
@@ -68,7 +68,7 @@ def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) ->
         reader=csv_reader(entity, operation),
         batch_number=(
             f"(row_number() OVER (ORDER BY {entity.key}) - 1) // $batch_size + 1"
-            if operation == "delete"
+            if operation == Operation.DELETE
             else "(nextval('kbo_staged_row') - 1) // $batch_size + 1"
         ),
     )
@@ -142,7 +142,7 @@ def stage_extract(
     if reconcile:
         return _stage_reconciled(conn, job_id, extract, folder, choices, accept_drift)
     entity_members = [m for m in extract.members if m.entity in ENTITIES]
-    if extract.extract_type != "full":
+    if extract.extract_type != ExtractType.FULL:
         # A Full is not counted first: that would read 2 GB of CSV once more, and at Full sizes the
         # counts change nothing (a small Full is one batch per table anyway, a large one stays well
         # under the step bound).
@@ -201,12 +201,12 @@ def _stage_reconciled(
             entity = member.entity
 
             def stage_full_rows(target: str, member=member) -> None:
-                _stage_member(conn, extract, folder, member, job_id, "insert", 1, target)
+                _stage_member(conn, extract, folder, member, job_id, Operation.INSERT, 1, target)
 
-            size = max(choices[(entity.table, "insert")].size, choices[(entity.table, "delete")].size)
+            size = max(choices[(entity.table, Operation.INSERT)].size, choices[(entity.table, Operation.DELETE)].size)
             drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)
             drifts.append(drift)
-            for operation, rows in (("delete", deletes), ("insert", inserts)):
+            for operation, rows in ((Operation.DELETE, deletes), (Operation.INSERT, inserts)):
                 ledger.add_batches(conn, entity, job_id, operation)
                 parts.append(StagedPart(entity.table, operation, rows, size, "reconciling a Full with the database"))
         check_drift(extract.file_name, drifts, accept_drift)

@@ -17,7 +17,7 @@ from dagster import (
 from pydantic import Field
 
 from kbo_pipeline.core.batch_sizes import validate_config
-from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.entities import TABLES, Operation
 from kbo_pipeline.core.extract import partition_key_for
 from kbo_pipeline.core.importer import finish, prepare, stage
 from kbo_pipeline.core.jobs import ImportJob
@@ -134,7 +134,7 @@ def kbo_staging(
             context.log.warning(warning)
     by_part = {(p.table, p.operation): p for p in parts}
     for table in TABLES:
-        deletes, inserts = by_part.get((table, "delete")), by_part.get((table, "insert"))
+        deletes, inserts = by_part.get((table, Operation.DELETE)), by_part.get((table, Operation.INSERT))
         yield Output(
             job,
             output_name=f"staging_{table}",

@@ -17,6 +17,7 @@ from dagster import (
 from kbo_pipeline.core.data_checks import (
     SPECS,
     CheckOutcome,
+    Severity,
     audit,
     check_extract,
     describe,
@@ -28,13 +29,14 @@ from kbo_pipeline.core.extract import ExtractError, parse_file_name
 from kbo_pipeline.defs.resources import KboDatabase
 from kbo_pipeline.defs.retries import retrying
 
-_SEVERITY = {"error": AssetCheckSeverity.ERROR, "warn": AssetCheckSeverity.WARN}
+_SEVERITY = {Severity.ERROR: AssetCheckSeverity.ERROR, Severity.WARN: AssetCheckSeverity.WARN}
 
 
 @multi_asset_check(
     name="kbo_data_checks",
     specs=[
-        AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.severity == "error") for s in SPECS
+        AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.severity == Severity.ERROR)
+        for s in SPECS
     ],
 )
 def kbo_data_checks(context: AssetCheckExecutionContext, kbo_db: KboDatabase):
@@ -48,7 +50,7 @@ def kbo_data_checks(context: AssetCheckExecutionContext, kbo_db: KboDatabase):
             outcomes = check_extract(conn, number)
     for outcome in outcomes:
         if not outcome.passed:  # a failed ERROR check also fails the step; orphans are usual in real data
-            (context.log.warning if outcome.spec.severity == "error" else context.log.info)(describe(outcome))
+            (context.log.warning if outcome.spec.severity == Severity.ERROR else context.log.info)(describe(outcome))
         yield _result(outcome)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import Config, DynamicOut, DynamicOutput, In, MetadataValue, Nothing, OpExecutionContext, Out, Output, op
 
 from kbo_pipeline.core.batches import Batch, apply_batch, plan_batches
-from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.entities import TABLES, Operation
 from kbo_pipeline.core.exports import ExportFolderError, sync_exports
 from kbo_pipeline.core.finalize import resolve_names, table_summaries
 from kbo_pipeline.core.jobs import ImportJob
@@ -43,7 +43,7 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
         with attempt, kbo_db.get_connection() as conn:
             result = apply_batch(conn, batch)
             progress = job_progress(conn, batch.job_id)
-    done = "retired" if batch.operation == "delete" else "inserted"
+    done = "retired" if batch.operation == Operation.DELETE else "inserted"
     context.log.info(
         f"{batch.table} {batch.operation} batch {batch.batch_number}/{batch.batches_in_part}: "
         f"{batch.records_count} rows, {result.rows_affected} {done} in {result.seconds:.2f} s"

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbo_pipeline.core.extract import FILE_NAME, ExtractError, parse_file_name, sha256_of
+from kbo_pipeline.core.extract import FILE_NAME, ExtractError, ExtractType, parse_file_name, sha256_of
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind, JobStatus
 from kbo_pipeline.core.ledger_state import JobState
 
@@ -70,7 +70,7 @@ class Decision:
 def choose_next(files: list[LandingFile], latest: int | None) -> Decision:
     """The one extract to import next, given the latest applied extract (None: none yet), or why none."""
     if latest is None:
-        fulls = [f for f in files if f.extract_type == "full"]
+        fulls = [f for f in files if f.extract_type == ExtractType.FULL]
         if fulls:
             newest = max(fulls, key=lambda f: f.number)
             return Decision(newest, f"nothing applied yet: starting from the newest Full, extract {newest.number}")
@@ -80,7 +80,7 @@ def choose_next(files: list[LandingFile], latest: int | None) -> Decision:
         return Decision(None, "no extract in the landing folder")
     wanted = latest + 1
     for f in files:
-        if f.number == wanted and f.extract_type == "update":
+        if f.number == wanted and f.extract_type == ExtractType.UPDATE:
             return Decision(f, f"extract {wanted} follows the latest applied extract {latest}")
     later = sorted({f.number for f in files if f.number > wanted})
     if later:

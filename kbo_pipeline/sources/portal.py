@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from kbo_pipeline.core.extract import FILE_NAME, ExtractError, parse_file_name
+from kbo_pipeline.core.extract import FILE_NAME, ExtractError, ExtractType, parse_file_name
 from kbo_pipeline.errors import FinalError, KboError, TransientError
 
 DEFAULT_BASE = "https://kbopub.economie.fgov.be/kbo-open-data"
@@ -222,15 +222,15 @@ def wanted_extracts(offered: list[str], landing: Path, latest_applied: int | Non
         except ExtractError:  # a link that is not an extract's name
             continue
     if latest_applied is None:
-        fulls = [number for (number, kind), _ in parsed if kind == "full"]
+        fulls = [number for (number, kind), _ in parsed if kind == ExtractType.FULL]
         start = max(fulls) if fulls else min((number for (number, _), _ in parsed), default=0)
         keep = [
             name
             for (number, kind), name in parsed
-            if number > start or (number == start and (kind == "full" or not fulls))
+            if number > start or (number == start and (kind == ExtractType.FULL or not fulls))
         ]
     else:
-        keep = [name for (number, kind), name in parsed if number > latest_applied and kind == "update"]
+        keep = [name for (number, kind), name in parsed if number > latest_applied and kind == ExtractType.UPDATE]
     present = {p.name for p in landing.glob("*.zip")} if landing.is_dir() else set()
     return sorted((n for n in keep if n not in present), key=lambda n: parse_file_name(n)[0])
 
