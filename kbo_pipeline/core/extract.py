@@ -83,6 +83,11 @@ def partition_key_for(file_name: str) -> str:
     return PurePosixPath(file_name).stem
 
 
+def extract_number_of(partition_key: str) -> int:
+    """The extract number a partition key (a file name without `.zip`) names."""
+    return parse_file_name(f"{partition_key}.zip")[0]
+
+
 def parse_file_name(file_name: str) -> tuple[int, ExtractType]:
     match = FILE_NAME.match(file_name)
     if not match:

@@ -60,6 +60,18 @@ def prepare(
         raise
 
 
+def extract_of_job(conn: duckdb.DuckDBPyConnection, zip_path: str | Path, job_id: int) -> Extract:
+    """The job's extract, read again by a step after the start (steps pass nothing to each other but the
+    ledger): refused if the file no longer holds the bytes the job began with."""
+    extract = read_extract(zip_path)
+    began_with = conn.execute("SELECT file_sha256 FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id})
+    if extract.sha256 != began_with.fetchone()[0]:
+        raise ExtractError(
+            f"{extract.file_name}: the file changed after import job {job_id} began with it; import it again"
+        )
+    return extract
+
+
 def unpack_job(conn: duckdb.DuckDBPyConnection, extract: Extract, work_dir: str | Path) -> Path:
     """Unpack the job's CSVs into its own work folder (reusing a complete earlier unpacking of the
     same bytes); a failure leaves no folder behind (`stage` records it on the job)."""

@@ -27,9 +27,6 @@ class JobAction(StrEnum):
     LEFT_ROLLED_BACK = "left_rolled_back"  # rolled back, and this run may not apply it again (the sensor's)
 
 
-NO_WORK = frozenset({JobAction.ALREADY_APPLIED, JobAction.LEFT_ROLLED_BACK})
-
-
 @dataclass(frozen=True)
 class JobStart:
     job_id: int | None
@@ -38,21 +35,7 @@ class JobStart:
 
     @property
     def needs_work(self) -> bool:
-        return self.action not in NO_WORK
-
-
-@dataclass(frozen=True)
-class ImportJob:
-    """What passes from step to step of one import (extract, staging, plan, complete, finalize): the
-    validated extract and the job begin_job started for it."""
-
-    extract: Extract
-    job_id: int | None
-    action: JobAction
-
-    @property
-    def needs_work(self) -> bool:
-        return self.action not in NO_WORK
+        return self.action not in (JobAction.ALREADY_APPLIED, JobAction.LEFT_ROLLED_BACK)
 
 
 def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:

@@ -45,6 +45,18 @@ class FailureKind(StrEnum):
     CONFIG = "config"  # the run's settings (batch sizes, ...): the file is not blamed, the run is
 
 
+def active_job(conn: duckdb.DuckDBPyConnection, extract_number: int) -> int | None:
+    """The job the steps after an extract's start carry on with: its begun, unfinished job. None when the
+    start found nothing to do (applied, older than the latest applied, left rolled back), or when
+    another run has since finished or rolled it back."""
+    row = conn.execute(
+        "SELECT job_id FROM import_jobs WHERE extract_number = $number AND list_contains($unfinished, status) "
+        "AND started_at IS NOT NULL",
+        {"number": extract_number, "unfinished": list(UNFINISHED_JOBS)},
+    ).fetchone()
+    return row[0] if row else None
+
+
 def has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(
         conn.execute(

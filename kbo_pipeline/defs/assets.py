@@ -1,16 +1,23 @@
 """Dagster assets, one partition per extract: the extract ZIP, the typed staging tables, and the
-applied entity tables (+ code). Materializing a partition applies that extract."""
+applied entity tables (+ code). Materializing a partition applies that extract.
+
+The assets hand nothing to each other but the database: each step reads the extract's job from the
+ledger by its partition key, and reports what it did as materialization metadata. Nothing is pickled
+by an IO manager, so re-executing an old run after an upgrade never meets a stale class."""
+
+from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetOut,
+    AssetSpec,
     Config,
-    DynamicPartitionsDefinition,
     Failure,
+    MaterializeResult,
     MetadataValue,
-    Output,
-    asset,
+    Nothing,
     graph_multi_asset,
     multi_asset,
 )
@@ -19,16 +26,29 @@ from pydantic import Field
 from kbo_pipeline.core.batch_sizes import validate_config
 from kbo_pipeline.core.entities import TABLES, Operation
 from kbo_pipeline.core.extract import partition_key_for
-from kbo_pipeline.core.importer import finish, prepare, stage
-from kbo_pipeline.core.jobs import ImportJob
+from kbo_pipeline.core.importer import extract_of_job, finish, prepare, stage
+from kbo_pipeline.core.ledger import active_job
 from kbo_pipeline.core.reconcile import drift_warnings, job_drift
 from kbo_pipeline.defs.ops import kbo_apply_batch, kbo_complete_batches, kbo_plan_batches
+from kbo_pipeline.defs.partitions import extract_number, extract_partitions
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.retries import retrying
 from kbo_pipeline.errors import ConfigError
 
 GROUP = "kbo"
-extract_partitions = DynamicPartitionsDefinition(name="kbo_extracts")
+KEY_PREFIX = "kbo"
+KINDS = {"duckdb"}
+
+
+def asset_key(name: str) -> AssetKey:
+    """The key of one of this project's assets: kbo/<name>."""
+    return AssetKey([KEY_PREFIX, name])
+
+
+def extract_path(context, kbo_paths: KboPaths) -> Path:
+    """The run's extract ZIP: kbo_extract's `zip_path`, or the partition's file in the landing folder."""
+    configured = (context.run.run_config.get("ops", {}).get("kbo_extract", {}).get("config") or {}).get("zip_path")
+    return Path(configured) if configured else kbo_paths.zip_for(context.partition_key)
 
 
 class ExtractConfig(Config):
@@ -59,12 +79,16 @@ class StagingConfig(Config):
     )
 
 
-@asset(partitions_def=extract_partitions, group_name=GROUP)
+@multi_asset(
+    name="kbo_extract",
+    specs=[AssetSpec(asset_key("extract"), group_name=GROUP, kinds={"csv"}, description="The extract ZIP, validated.")],
+    partitions_def=extract_partitions,
+)
 def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """The extract ZIP, validated (name, meta.csv, members, headers), and its import job started or resumed."""
-    path = config.zip_path or str(kbo_paths.zip_for(context.partition_key))
-    if partition_key_for(path) != context.partition_key:
-        raise Failure(f"{path} is not the ZIP of partition {context.partition_key}")
+    path = extract_path(context, kbo_paths)
+    if partition_key_for(path.name) != context.partition_key:
+        raise Failure(f"{path} is not the ZIP of partition {context.partition_key}", allow_retries=False)
     # The staging step's settings are checked here, before this step writes the job: a negative batch
     # size or a target of inf from the Launchpad fails the run with nothing changed.
     staging = StagingConfig(**(context.run.run_config.get("ops", {}).get("kbo_staging", {}).get("config") or {}))
@@ -83,11 +107,10 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
     # Unpacking is staging's (it reads the CSVs once, typed, and counts them): a resumed job that was
     # staged already unpacks nothing.
     members = "\n".join(f"| {m.name} | {m.compressed_bytes:,} | {m.uncompressed_bytes:,} |" for m in extract.members)
-    return Output(
-        ImportJob(extract, start.job_id, start.action),
+    return MaterializeResult(
         metadata={
             "extract_number": extract.number,
-            "extract_type": extract.extract_type,
+            "extract_type": extract.extract_type.value,
             "snapshot_date": extract.snapshot_date.isoformat(),
             "job_id": start.job_id if start.job_id is not None else -1,
             "action": start.action.value,
@@ -100,44 +123,44 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
 
 
 @multi_asset(
-    outs={
-        f"staging_{t}": AssetOut(group_name=GROUP, description=f"import_staging_{t}: typed rows of the extract")
+    name="kbo_staging",
+    specs=[
+        AssetSpec(
+            asset_key(f"staging_{t}"),
+            deps=[asset_key("extract")],
+            group_name=GROUP,
+            kinds=KINDS,
+            description=f"import_staging_{t}: typed rows of the extract",
+        )
         for t in TABLES
-    },
+    ],
     partitions_def=extract_partitions,
 )
-def kbo_staging(
-    context: AssetExecutionContext,
-    config: StagingConfig,
-    kbo_extract: ImportJob,
-    kbo_db: KboDatabase,
-    kbo_paths: KboPaths,
-):
+def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
-    job = kbo_extract
     parts, drifts = [], {}
-    if job.needs_work:
-        for attempt in retrying(context.log):
-            with attempt, kbo_db.get_connection() as conn:
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            job_id = active_job(conn, extract_number(context))
+            if job_id is not None:
                 parts = stage(
                     conn,
-                    job.extract,
-                    job.job_id,
+                    extract_of_job(conn, extract_path(context, kbo_paths), job_id),
+                    job_id,
                     kbo_paths.work_for(kbo_db.database),
                     config.batch_sizes,
                     config.tune_batch_sizes,
                     config.target_batch_seconds,
                     config.accept_drift,
                 )
-                drifts = job_drift(conn, job.job_id)
-        for warning in drift_warnings(drifts):
-            context.log.warning(warning)
+                drifts = job_drift(conn, job_id)
+    for warning in drift_warnings(drifts):
+        context.log.warning(warning)
     by_part = {(p.table, p.operation): p for p in parts}
     for table in TABLES:
         deletes, inserts = by_part.get((table, Operation.DELETE)), by_part.get((table, Operation.INSERT))
-        yield Output(
-            job,
-            output_name=f"staging_{table}",
+        yield MaterializeResult(
+            asset_key=asset_key(f"staging_{table}"),
             metadata={
                 "delete_rows": deletes.rows if deletes else 0,
                 "insert_rows": inserts.rows if inserts else 0,
@@ -167,38 +190,51 @@ def kbo_staging(
 @graph_multi_asset(
     outs={
         table: AssetOut(
-            description=f"The {table} table, history kept: each extract's deletes and inserts applied in batches."
+            key=asset_key(table),
+            dagster_type=Nothing,
+            kinds=KINDS,
+            description=f"The {table} table, history kept: each extract's deletes and inserts applied in batches.",
         )
         for table in TABLES
     },
-    ins={f"staging_{t}": AssetIn() for t in TABLES},
+    ins={f"staging_{t}": AssetIn(key=asset_key(f"staging_{t}"), dagster_type=Nothing) for t in TABLES},
     partitions_def=extract_partitions,
     group_name=GROUP,
 )
 def applied_tables(**staged):
     """Plan the batches, apply each as its own step (one transaction each), then complete them."""
-    batches, job = kbo_plan_batches(list(staged.values()))
+    batches, planned = kbo_plan_batches(list(staged.values()))
     applied = batches.map(kbo_apply_batch).collect()
-    completed = kbo_complete_batches(job, batches_applied=applied)
+    completed = kbo_complete_batches(planned=planned, batches_applied=applied)
     return {table: getattr(completed, table) for table in TABLES}
 
 
 @multi_asset(
-    outs={"code": AssetOut(group_name=GROUP, description="code.csv of the latest applied extract")},
-    ins={table: AssetIn() for table in TABLES},
+    name="kbo_finalize",
+    specs=[
+        AssetSpec(
+            asset_key("code"),
+            deps=[asset_key(t) for t in TABLES],
+            group_name=GROUP,
+            kinds=KINDS,
+            description="code.csv of the latest applied extract",
+        )
+    ],
     partitions_def=extract_partitions,
 )
-def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths, **applied):
+def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Refuse while a batch is unfinished; replace `code`, mark the job completed, drop its staging.
     Runs after the applied tables' blocking checks have passed."""
-    job: ImportJob = applied["enterprise"]
-    number = job.extract.number
-    if not job.needs_work:
-        context.log.info(f"extract {number}: nothing changed ({job.action.value.replace('_', ' ')})")
-        return Output(job, output_name="code", metadata={"changed": False})
+    number = extract_number(context)
+    final = None
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            final = finish(conn, job.job_id, number, kbo_paths.work_for(kbo_db.database))
+            job_id = active_job(conn, number)
+            if job_id is not None:
+                final = finish(conn, job_id, number, kbo_paths.work_for(kbo_db.database))
+    if final is None:
+        context.log.info(f"extract {number}: nothing changed")
+        return MaterializeResult(metadata={"changed": False})
     context.log.info(
         f"extract {number} completed: {final.names_resolved} primary names resolved, {final.code_rows} code rows"
     )
@@ -206,9 +242,7 @@ def kbo_finalize(context: AssetExecutionContext, kbo_db: KboDatabase, kbo_paths:
         f"| {t.table} | {t.rows_deleted:,} | {t.rows_inserted:,} | {t.current_rows:,} | {t.batches} | {t.seconds:.2f} |"
         for t in final.tables
     )
-    return Output(
-        job,
-        output_name="code",
+    return MaterializeResult(
         metadata={
             "rows": final.code_rows,
             "names_resolved": final.names_resolved,

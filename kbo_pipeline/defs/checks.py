@@ -25,7 +25,8 @@ from kbo_pipeline.core.data_checks import (
     failure,
     warnings,
 )
-from kbo_pipeline.core.extract import ExtractError, parse_file_name
+from kbo_pipeline.defs.assets import asset_key
+from kbo_pipeline.defs.partitions import extract_number
 from kbo_pipeline.defs.resources import KboDatabase
 from kbo_pipeline.defs.retries import retrying
 
@@ -35,16 +36,15 @@ _SEVERITY = {Severity.ERROR: AssetCheckSeverity.ERROR, Severity.WARN: AssetCheck
 @multi_asset_check(
     name="kbo_data_checks",
     specs=[
-        AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.severity == Severity.ERROR)
+        AssetCheckSpec(
+            s.name, asset=asset_key(s.table), description=s.description, blocking=s.severity == Severity.ERROR
+        )
         for s in SPECS
     ],
 )
 def kbo_data_checks(context: AssetCheckExecutionContext, kbo_db: KboDatabase):
     """Every data check of this extract, in one step: on what an Update touched, whole tables for a Full."""
-    try:
-        number = parse_file_name(context.partition_key + ".zip")[0]
-    except ExtractError as exc:
-        raise Failure(str(exc)) from None
+    number = extract_number(context)
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
             outcomes = check_extract(conn, number)
@@ -56,7 +56,7 @@ def kbo_data_checks(context: AssetCheckExecutionContext, kbo_db: KboDatabase):
 
 def _result(outcome: CheckOutcome) -> AssetCheckResult:
     return AssetCheckResult(
-        asset_key=outcome.spec.table,
+        asset_key=asset_key(outcome.spec.table),
         check_name=outcome.spec.name,
         passed=outcome.passed,
         severity=_SEVERITY[outcome.spec.severity],

@@ -6,12 +6,12 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetExecutionContext,
-    AssetKey,
+    AssetSpec,
     Config,
     MaterializeResult,
     MetadataValue,
-    asset,
     asset_check,
+    multi_asset,
 )
 from pydantic import Field
 
@@ -25,9 +25,9 @@ from kbo_pipeline.core.exports import (
     files_to_check,
     sync_exports,
 )
-from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
-from kbo_pipeline.defs.assets import GROUP, extract_partitions
+from kbo_pipeline.defs.assets import GROUP, asset_key
+from kbo_pipeline.defs.partitions import extract_number, extract_partitions
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.retries import retrying
 
@@ -45,13 +45,25 @@ def _table(files) -> str:
     return "| file | rows | bytes |\n|---|---:|---:|\n" + rows
 
 
-@asset(partitions_def=extract_partitions, group_name=GROUP, deps=[AssetKey("code")])
+@multi_asset(
+    name="parquet_exports",
+    specs=[
+        AssetSpec(
+            asset_key("parquet_exports"),
+            deps=[asset_key("code")],
+            group_name=GROUP,
+            kinds={"parquet"},
+            description="What each extract changed, as Parquet files (and, on request, the current state).",
+        )
+    ],
+    partitions_def=extract_partitions,
+)
 def parquet_exports(
     context: AssetExecutionContext, config: ExportConfig, kbo_db: KboDatabase, kbo_paths: KboPaths
 ) -> MaterializeResult:
     """What this extract changed, one Parquet file per table in a Hive-style folder (and, on request,
     the current state), for any engine to read: DuckDB, pandas, Spark, Trino, BigQuery."""
-    number = parse_file_name(context.partition_key + ".zip")[0]
+    number = extract_number(context)
     export_dir = kbo_paths.exports_for(kbo_db.database)
     changes, current, applied = [], [], False
     for attempt in retrying(context.log):
@@ -87,7 +99,7 @@ def parquet_exports(
 
 @asset_check(asset=parquet_exports, description="Every exported file holds as many rows as the database says.")
 def export_row_counts(context: AssetCheckExecutionContext, kbo_db: KboDatabase, kbo_paths: KboPaths):
-    number = parse_file_name(context.partition_key + ".zip")[0] if context.has_partition_key else None
+    number = extract_number(context) if context.has_partition_key else None
     export_dir = kbo_paths.exports_for(kbo_db.database)
     checked = {}
     for attempt in retrying(context.log):

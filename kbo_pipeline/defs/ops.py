@@ -10,28 +10,29 @@ from kbo_pipeline.core.batches import Batch, apply_batch, plan_batches
 from kbo_pipeline.core.entities import TABLES, Operation
 from kbo_pipeline.core.exports import ExportFolderError, sync_exports
 from kbo_pipeline.core.finalize import resolve_names, table_summaries
-from kbo_pipeline.core.jobs import ImportJob
-from kbo_pipeline.core.ledger import BatchStatus
+from kbo_pipeline.core.ledger import BatchStatus, active_job
 from kbo_pipeline.core.progress import job_progress
 from kbo_pipeline.core.rollback import RollbackResult, rollback_extract
+from kbo_pipeline.defs.partitions import extract_number
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.retries import retrying
 from kbo_pipeline.sources.portal import portal_client
 
 
-@op(out={"batches": DynamicOut(Batch), "job": Out(ImportJob)})
-def kbo_plan_batches(context: OpExecutionContext, staged: list, kbo_db: KboDatabase):
+@op(ins={"staged": In(Nothing)}, out={"batches": DynamicOut(Batch), "planned": Out(Nothing)})
+def kbo_plan_batches(context: OpExecutionContext, kbo_db: KboDatabase):
     """One DynamicOutput per batch still to apply (a resumed job yields only the unfinished ones)."""
-    job: ImportJob = staged[0]  # the same job from every staging table
+    number = extract_number(context)
     batches = []
-    if job.needs_work:
-        for attempt in retrying(context.log):
-            with attempt, kbo_db.get_connection() as conn:
-                batches = plan_batches(conn, job.job_id)
-    context.log.info(f"extract {job.extract.number}: {len(batches)} batch step(s) to run")
+    for attempt in retrying(context.log):
+        with attempt, kbo_db.get_connection() as conn:
+            job_id = active_job(conn, number)
+            batches = plan_batches(conn, job_id) if job_id is not None else []
+    context.log.info(f"extract {number}: {len(batches)} batch step(s) to run")
     for batch in batches:
         yield DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
-    yield Output(job, output_name="job", metadata={"batches": len(batches)})
+    # Completes the batches even when there are none to map (an extract with nothing to do).
+    yield Output(None, output_name="planned", metadata={"batches": len(batches)})
 
 
 # Nothing out: what a batch did is in the ledger, which the next step reads; storing a value per batch
@@ -51,32 +52,39 @@ def kbo_apply_batch(context: OpExecutionContext, batch: Batch, kbo_db: KboDataba
     )
 
 
-@op(ins={"batches_applied": In(Nothing)}, out={table: Out(ImportJob) for table in TABLES})
-def kbo_complete_batches(context: OpExecutionContext, job: ImportJob, kbo_db: KboDatabase):
+@op(
+    ins={"planned": In(Nothing), "batches_applied": In(Nothing)},
+    out={table: Out(Nothing) for table in TABLES},
+)
+def kbo_complete_batches(context: OpExecutionContext, kbo_db: KboDatabase):
     """After the batch steps: apply any batch no step ran, refuse while a batch is failed, resolve the
     primary names, and report each applied table (its asset materialization and its checks).
 
     After a run was terminated, Dagster's re-execution from failure re-runs the interrupted step but
     not the mapped steps that never started; this picks those up, each still its own transaction."""
-    if not job.needs_work:
-        context.log.info(f"extract {job.extract.number}: nothing changed ({job.action.value.replace('_', ' ')})")
-        for table in TABLES:
-            yield Output(job, output_name=table, metadata={"changed": False})
-        return
+    number = extract_number(context)
+    summaries, names = [], 0
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
-            unstarted = plan_batches(conn, job.job_id, statuses=(BatchStatus.PENDING, BatchStatus.PROCESSING))
-            for batch in unstarted:
-                result = apply_batch(conn, batch)
-                context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
-            if unstarted:
-                context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
-            names = resolve_names(conn, job.job_id)
-            summaries = table_summaries(conn, job.job_id)
-    context.log.info(f"extract {job.extract.number}: all batches applied, {names} primary names resolved")
+            job_id = active_job(conn, number)
+            if job_id is not None:
+                unstarted = plan_batches(conn, job_id, statuses=(BatchStatus.PENDING, BatchStatus.PROCESSING))
+                for batch in unstarted:
+                    result = apply_batch(conn, batch)
+                    context.log.debug(f"{batch.mapping_key}: applied after a stop ({result.rows_affected} rows)")
+                if unstarted:
+                    context.log.info(f"{len(unstarted)} batch(es) that no step had run were applied")
+                names = resolve_names(conn, job_id)
+                summaries = table_summaries(conn, job_id)
+    if not summaries:
+        context.log.info(f"extract {number}: nothing changed")
+        for table in TABLES:
+            yield Output(None, output_name=table, metadata={"changed": False})
+        return
+    context.log.info(f"extract {number}: all batches applied, {names} primary names resolved")
     for summary in summaries:
         yield Output(
-            job,
+            None,
             output_name=summary.table,
             metadata={
                 "rows_deleted": summary.rows_deleted,

@@ -238,7 +238,7 @@ def phase_of(step_key: str) -> str:
         ("applied_tables.kbo_apply_batch", "batches"),
         ("applied_tables.kbo_complete_batches", "names"),
         ("kbo_finalize", "finalize"),
-        ("parquet_exports_", "checks"),  # the export's row-count check
+        ("kbo__parquet_exports_", "checks"),  # the export's row-count check
         ("parquet_exports", "exports"),
     ):
         if step_key.startswith(prefix):

@@ -64,10 +64,10 @@ def test_the_ui_shows_the_assets_the_applied_table_and_the_run(tmp_path, dagster
         pages = {
             "asset-graph": (
                 f"{server.url}/asset-groups/kbo",
-                ["kbo_extract", "staging_activity", "enterprise", "activity", "code", "parquet_exports"],
+                ["extract", "staging_activity", "enterprise", "activity", "code", "parquet_exports"],
             ),
             "applied-table": (
-                f"{server.url}/assets/activity",
+                f"{server.url}/assets/kbo/activity",
                 ["rows_inserted", "425", "current_rows", "KboOpenData_0147_2025_10_12_Update", "kbo_import"],
             ),
             "run": (

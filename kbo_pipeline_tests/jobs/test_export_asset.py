@@ -32,7 +32,7 @@ def export_events(result):
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "export_row_counts"
     ]
-    return materialized.get("parquet_exports"), checks
+    return materialized.get("kbo/parquet_exports"), checks
 
 
 def test_the_import_exports_the_change_set_and_checks_it(dagster_home, export_dir, tmp_path):

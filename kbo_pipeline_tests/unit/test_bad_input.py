@@ -259,6 +259,18 @@ def test_the_corrected_file_then_applies(db_with_147, work_dir, tmp_path):
     assert import_extract(db_with_147, good, work_dir).start.action == "replace"
 
 
+def test_a_step_after_the_start_refuses_a_file_replaced_under_its_job(db_with_147, work_dir, tmp_path):
+    """Steps read the extract again from its file: other bytes than the job began with are refused
+    before anything is staged (a replacement is a new start, `kbo import` of the new file)."""
+    path = write_zip(tmp_path / "landing", members_148())
+    _, start = importer.prepare(db_with_147, path, work_dir=work_dir)
+    write_zip(tmp_path / "landing", {**members_148(), "readme.txt": b"other bytes"})
+    before = table_checksums(db_with_147)
+    with pytest.raises(ExtractError, match=f"the file changed after import job {start.job_id} began"):
+        importer.extract_of_job(db_with_147, path, start.job_id)
+    assert table_checksums(db_with_147) == before
+
+
 def test_an_unknown_harmless_member_is_ignored_with_a_warning(tmp_path):
     path = changed(lambda m: m.update({"readme.txt": b"hello"}))(tmp_path)
     assert any("ignoring unknown member 'readme.txt'" in w for w in read_extract(path).warnings)
