@@ -48,7 +48,7 @@ class ExtractType(StrEnum):
 
 
 class ExtractError(FinalError):
-    """Bad input: the message names the file (and the line, where there is one) and the problem."""
+    """Bad input: the file (and the member and line, where there are) and the problem."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def parse_file_name(file_name: str) -> tuple[int, ExtractType]:
     match = FILE_NAME.match(file_name)
     if not match:
         raise ExtractError(
-            f"{file_name}: not a KBO extract name (expected KboOpenData_NNNN_YYYY_MM[_DD]_Full|Update.zip)"
+            "not a KBO extract name (expected KboOpenData_NNNN_YYYY_MM[_DD]_Full|Update.zip)", file=file_name
         )
     return int(match["number"]), ExtractType(match["type"].lower())
 
@@ -127,20 +127,22 @@ def _check_member_name(file_name: str, info: zipfile.ZipInfo) -> None:
     name = info.filename.replace("\\", "/")
     parts = PurePosixPath(name).parts
     if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
-        raise ExtractError(f"{file_name}: member {info.filename!r} has a path outside the extraction folder")
+        raise ExtractError(f"member {info.filename!r} has a path outside the extraction folder", file=file_name)
     if info.flag_bits & 0x1:
-        raise ExtractError(f"{file_name}: member {info.filename!r} is encrypted: extracts are not")
+        raise ExtractError(f"member {info.filename!r} is encrypted: extracts are not", file=file_name)
     if info.compress_type not in SUPPORTED_COMPRESSION:
         raise ExtractError(
-            f"{file_name}: member {info.filename!r} uses compression method {info.compress_type}, "
-            "which cannot be read (expected deflate)"
+            f"member {info.filename!r} uses compression method {info.compress_type}, "
+            "which cannot be read (expected deflate)",
+            file=file_name,
         )
     if info.file_size > MAX_MEMBER_BYTES or (
         info.file_size > 1024**2 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
     ):
         raise ExtractError(
-            f"{file_name}: member {info.filename!r} declares {info.file_size:,} bytes uncompressed "
-            f"from {info.compress_size:,} compressed: refusing a likely zip bomb"
+            f"member {info.filename!r} declares {info.file_size:,} bytes uncompressed "
+            f"from {info.compress_size:,} compressed: refusing a likely zip bomb",
+            file=file_name,
         )
 
 
@@ -150,70 +152,78 @@ def _first_line(zf: zipfile.ZipFile, file_name: str, member: str) -> list[str]:
         with zf.open(member) as raw:
             head = raw.read(64 * 1024).split(b"\n", 1)[0].rstrip(b"\r")
     except UNREADABLE as exc:
-        raise ExtractError(f"{file_name}/{member}: cannot be read from the ZIP ({type(exc).__name__}: {exc})") from None
+        raise ExtractError(
+            f"cannot be read from the ZIP ({type(exc).__name__}: {exc})", file=file_name, member=member
+        ) from None
     try:
         line = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExtractError(f"{file_name}/{member} line 1: not valid UTF-8 ({exc.reason})") from None
+        raise ExtractError(f"not valid UTF-8 ({exc.reason})", file=file_name, member=member, line=1) from None
     return next(csv.reader([line]), [])
 
 
 def _read_meta(zf: zipfile.ZipFile, file_name: str, info: zipfile.ZipInfo) -> dict[str, str]:
     member = info.filename
-    too_large = f"{file_name}/{member}: {{}} bytes, more than the {MAX_META_BYTES:,} a meta.csv can hold: refusing"
+    too_large = f"{{}} bytes, more than the {MAX_META_BYTES:,} a meta.csv can hold: refusing"
     if info.file_size > MAX_META_BYTES:
-        raise ExtractError(too_large.format(f"{info.file_size:,}"))
+        raise ExtractError(too_large.format(f"{info.file_size:,}"), file=file_name, member=member)
     try:
         with zf.open(info) as raw:
             data = raw.read(MAX_META_BYTES + 1)  # bounded, whatever the directory declares
     except UNREADABLE as exc:
-        raise ExtractError(f"{file_name}/{member}: cannot be read from the ZIP ({type(exc).__name__}: {exc})") from None
+        raise ExtractError(
+            f"cannot be read from the ZIP ({type(exc).__name__}: {exc})", file=file_name, member=member
+        ) from None
     if len(data) > MAX_META_BYTES:
-        raise ExtractError(too_large.format(f"over {MAX_META_BYTES:,}"))
+        raise ExtractError(too_large.format(f"over {MAX_META_BYTES:,}"), file=file_name, member=member)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExtractError(f"{file_name}/{member}: not valid UTF-8 ({exc.reason})") from None
+        raise ExtractError(f"not valid UTF-8 ({exc.reason})", file=file_name, member=member) from None
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or [c.strip() for c in rows[0]] != ["Variable", "Value"]:
-        raise ExtractError(f'{file_name}/{member} line 1: expected header "Variable","Value", found {rows[:1]}')
+        raise ExtractError(
+            f'expected header "Variable","Value", found {rows[:1]}', file=file_name, member=member, line=1
+        )
     meta = {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not row:
             continue
         if len(row) != 2:
-            raise ExtractError(f"{file_name}/{member} line {line_number}: expected 2 fields, found {len(row)}")
+            raise ExtractError(f"expected 2 fields, found {len(row)}", file=file_name, member=member, line=line_number)
         if max(len(v) for v in row) > MAX_META_FIELD:
             raise ExtractError(
-                f"{file_name}/{member} line {line_number}: a field of {max(len(v) for v in row):,} characters "
-                f"(at most {MAX_META_FIELD})"
+                f"a field of {max(len(v) for v in row):,} characters (at most {MAX_META_FIELD})",
+                file=file_name,
+                member=member,
+                line=line_number,
             )
         meta[row[0].strip()] = row[1].strip()
     missing = [k for k in META_FIELDS if not meta.get(k)]
     if missing:
-        raise ExtractError(f"{file_name}/{member}: missing {', '.join(missing)}")
+        raise ExtractError(f"missing {', '.join(missing)}", file=file_name, member=member)
     return meta
 
 
 def _parse_meta(file_name: str, meta: dict[str, str]) -> tuple[int, str, date, datetime]:
-    where = f"{file_name}/meta.csv"
+    where = {"file": file_name, "member": "meta.csv"}
     try:
         number = int(meta["ExtractNumber"])
     except ValueError:
-        raise ExtractError(f"{where}: ExtractNumber {meta['ExtractNumber']!r} is not a number") from None
+        raise ExtractError(f"ExtractNumber {meta['ExtractNumber']!r} is not a number", **where) from None
     try:
         extract_type = ExtractType(meta["ExtractType"].lower())
     except ValueError:
-        raise ExtractError(f"{where}: unknown ExtractType {meta['ExtractType']!r} (expected full or update)") from None
+        raise ExtractError(f"unknown ExtractType {meta['ExtractType']!r} (expected full or update)", **where) from None
     try:
         snapshot = datetime.strptime(meta["SnapshotDate"], "%d-%m-%Y").date()
     except ValueError:
-        raise ExtractError(f"{where}: SnapshotDate {meta['SnapshotDate']!r} is not a dd-mm-yyyy date") from None
+        raise ExtractError(f"SnapshotDate {meta['SnapshotDate']!r} is not a dd-mm-yyyy date", **where) from None
     try:
         timestamp = datetime.strptime(meta["ExtractTimestamp"], "%d-%m-%Y %H:%M:%S")
     except ValueError:
         raise ExtractError(
-            f"{where}: ExtractTimestamp {meta['ExtractTimestamp']!r} is not a dd-mm-yyyy HH:MM:SS timestamp"
+            f"ExtractTimestamp {meta['ExtractTimestamp']!r} is not a dd-mm-yyyy HH:MM:SS timestamp", **where
         ) from None
     return number, extract_type, snapshot, timestamp
 
@@ -224,53 +234,58 @@ def read_extract(path: str | Path) -> Extract:
     file_name = path.name
     name_number, name_type = parse_file_name(file_name)
     if not path.is_file():
-        raise ExtractError(f"{file_name}: no such file ({path})")
+        raise ExtractError(f"no such file ({path})", file=file_name)
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise ExtractError(f"{file_name}: not a valid ZIP file ({exc}); truncated or not a ZIP") from None
+        raise ExtractError(f"not a valid ZIP file ({exc}); truncated or not a ZIP", file=file_name) from None
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if not infos:
-            raise ExtractError(f"{file_name}: the ZIP is empty")
+            raise ExtractError("the ZIP is empty", file=file_name)
         by_name: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
             _check_member_name(file_name, info)
             name = unpacked_name(info.filename)
             if name in by_name:
                 raise ExtractError(
-                    f"{file_name}: members {by_name[name].filename!r} and {info.filename!r} are both {name}: "
-                    "refusing to guess which one is meant"
+                    f"members {by_name[name].filename!r} and {info.filename!r} are both {name}: "
+                    "refusing to guess which one is meant",
+                    file=file_name,
                 )
             by_name[name] = info
         if "meta.csv" not in by_name:
-            raise ExtractError(f"{file_name}: meta.csv is missing")
+            raise ExtractError("meta.csv is missing", file=file_name)
         number, extract_type, snapshot, timestamp = _parse_meta(
             file_name, _read_meta(zf, file_name, by_name["meta.csv"])
         )
         if (number, extract_type) != (name_number, name_type):
             raise ExtractError(
-                f"{file_name}: the file name says extract {name_number} ({name_type}) but meta.csv says "
-                f"extract {number} ({extract_type})"
+                f"the file name says extract {name_number} ({name_type}) but meta.csv says "
+                f"extract {number} ({extract_type})",
+                file=file_name,
             )
         members = []
         for member_name, entity, operation in expected_members(extract_type):
             info = by_name.get(member_name)
             if info is None:
-                raise ExtractError(f"{file_name}: {member_name} is missing")
+                raise ExtractError(f"{member_name} is missing", file=file_name)
             header = _first_line(zf, file_name, info.filename)
             expected = expected_header(entity, operation)
             if header != expected:
                 raise ExtractError(
-                    f"{file_name}/{info.filename} line 1: expected columns {','.join(expected)}, "
-                    f"found {','.join(header) or '(nothing)'}"
+                    f"expected columns {','.join(expected)}, found {','.join(header) or '(nothing)'}",
+                    file=file_name,
+                    member=info.filename,
+                    line=1,
                 )
             members.append(Member(info.filename, entity, operation, info.compress_size, info.file_size))
         declared = sum(m.uncompressed_bytes for m in members)
         if declared > MAX_EXTRACT_BYTES:
             raise ExtractError(
-                f"{file_name}: its CSVs declare {declared:,} bytes in all, more than {MAX_EXTRACT_BYTES:,}: "
-                "refusing a likely zip bomb"
+                f"its CSVs declare {declared:,} bytes in all, more than {MAX_EXTRACT_BYTES:,}: "
+                "refusing a likely zip bomb",
+                file=file_name,
             )
         known = {m[0] for m in expected_members(extract_type)} | {"meta.csv"}
         warnings = tuple(
@@ -371,7 +386,7 @@ def _unpack_member(zf: zipfile.ZipFile, extract: Extract, member: Member, folder
                     written += len(chunk)
                     if written > member.uncompressed_bytes:
                         raise ExtractError(
-                            f"{extract.file_name}/{member.name}: more bytes than the ZIP declares: refusing"
+                            "more bytes than the ZIP declares: refusing", file=extract.file_name, member=member.name
                         )
                     out.write(chunk)
     except BaseException:
@@ -381,7 +396,9 @@ def _unpack_member(zf: zipfile.ZipFile, extract: Extract, member: Member, folder
 
 
 def _unreadable(extract: Extract, member: Member, exc: BaseException) -> ExtractError:
-    return ExtractError(f"{extract.file_name}/{member.name}: cannot be read from the ZIP ({type(exc).__name__}: {exc})")
+    return ExtractError(
+        f"cannot be read from the ZIP ({type(exc).__name__}: {exc})", file=extract.file_name, member=member.name
+    )
 
 
 def unpacked_name(member_name: str) -> str:

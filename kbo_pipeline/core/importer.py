@@ -27,7 +27,7 @@ from kbo_pipeline.core.jobs import JobAction, JobStart, begin_job, record_failur
 from kbo_pipeline.core.ledger import FailureKind, latest_applied
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import StagedPart, is_staged, stage_extract, staged_parts
-from kbo_pipeline.errors import ConfigError, ResourceError
+from kbo_pipeline.errors import ConfigError, Refusal, ResourceError
 
 
 def prepare(
@@ -46,7 +46,7 @@ def prepare(
         if start.action == JobAction.REPLACE and work_dir is not None:
             remove_job_files(conn, extract.number, work_dir)
         return extract, start
-    except ExtractError as exc:
+    except (ExtractError, Refusal) as exc:
         number = None
         try:
             number = parse_file_name(Path(zip_path).name)[0]
@@ -67,7 +67,7 @@ def extract_of_job(conn: duckdb.DuckDBPyConnection, zip_path: str | Path, job_id
     began_with = conn.execute("SELECT file_sha256 FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id})
     if extract.sha256 != began_with.fetchone()[0]:
         raise ExtractError(
-            f"{extract.file_name}: the file changed after import job {job_id} began with it; import it again"
+            f"the file changed after import job {job_id} began with it; import it again", file=extract.file_name
         )
     return extract
 
@@ -114,7 +114,7 @@ def stage(
         folder = unpack_job(conn, extract, work_dir)
         reconcile = extract.extract_type == ExtractType.FULL and latest_applied(conn) is not None
         return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
-    except (ExtractError, ResourceError, ConfigError) as exc:
+    except (ExtractError, Refusal, ResourceError, ConfigError) as exc:
         record_failure(conn, str(exc), job_id=job_id, kind=failure_kind(exc))
         raise
     finally:

@@ -12,9 +12,10 @@ import duckdb
 
 from kbo_pipeline.core import ledger
 from kbo_pipeline.core.database import transaction
-from kbo_pipeline.core.extract import Extract, ExtractError, ExtractType
+from kbo_pipeline.core.extract import Extract, ExtractType
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind, JobStatus, latest_applied
 from kbo_pipeline.core.rollback import drop_job_staging, undo_extract_rows
+from kbo_pipeline.errors import Refusal
 
 
 class JobAction(StrEnum):
@@ -38,6 +39,14 @@ class JobStart:
         return self.action not in (JobAction.ALREADY_APPLIED, JobAction.LEFT_ROLLED_BACK)
 
 
+class OutOfSequence(Refusal):
+    """The extract may not be applied before another: a missing predecessor, or an unfinished extract."""
+
+    def __init__(self, problem: str, *, waits_for: int, **fields):
+        super().__init__(problem, **fields)
+        self.waits_for = waits_for  # the extract to apply (or finish, or roll back) first
+
+
 def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     applied = latest_applied(conn)
     blocking = conn.execute(
@@ -46,18 +55,23 @@ def _check_sequence(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         {"number": extract.number, "unfinished": list(UNFINISHED_JOBS)},
     ).fetchone()
     if blocking:
-        raise ExtractError(
-            f"{extract.file_name}: extract {blocking[0]} is not finished; resume it (import it again) "
-            f"or roll it back before applying extract {extract.number}"
+        raise OutOfSequence(
+            f"extract {blocking[0]} is not finished; resume it (import it again) "
+            f"or roll it back before applying extract {extract.number}",
+            file=extract.file_name,
+            extract_number=extract.number,
+            waits_for=blocking[0],
         )
     if applied is None:
         return
     if extract.extract_type == ExtractType.FULL:
         return  # a Full is the whole register: reconciled with what the database holds, no gap to mind
     if extract.number > applied + 1:
-        raise ExtractError(
-            f"{extract.file_name}: out of sequence: extract {applied + 1} is missing "
-            f"(latest applied is {applied}, this is {extract.number})"
+        raise OutOfSequence(
+            f"out of sequence: extract {applied + 1} is missing (latest applied is {applied}, this is {extract.number})",
+            file=extract.file_name,
+            extract_number=extract.number,
+            waits_for=applied + 1,
         )
 
 
@@ -73,7 +87,7 @@ def begin_job(
 ) -> JobStart:
     """Start the job of an extract, resume its unfinished job (same bytes) or replace it (other bytes).
 
-    Raises ExtractError for an extract out of sequence; an extract already applied (or older than the
+    Raises OutOfSequence for an extract out of sequence; an extract already applied (or older than the
     latest applied, so contained in it) is not an error: nothing to do. A rolled-back extract is applied
     again only when `reapply_rolled_back` (a person's import); the landing sensor's runs leave the same
     bytes rolled back, decided here, in the transaction, so that a rollback between the sensor's look at

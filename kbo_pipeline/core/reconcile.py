@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from kbo_pipeline.core.entities import Entity
-from kbo_pipeline.core.extract import ExtractError
 from kbo_pipeline.core.templates import render
+from kbo_pipeline.errors import Refusal
 
 WARN_DRIFT = 0.01
 FAIL_DRIFT = 0.05
@@ -64,15 +64,27 @@ def drift_report(drifts: list[Drift]) -> str:
     return json.dumps([asdict(d) | {"ratio": round(d.ratio, 6)} for d in drifts])
 
 
+class DriftTooLarge(Refusal):
+    """A Full that differs from the database by more than the threshold, not accepted; `table` is the first
+    such table, `drifts` all of them."""
+
+    def __init__(self, problem: str, *, drifts: list[Drift], **fields):
+        super().__init__(problem, **fields)
+        self.drifts = drifts
+
+
 def check_drift(file_name: str, drifts: list[Drift], accept: bool) -> None:
     """Raise for drift above 5 % in any table, unless accepted."""
 
     too_much = [d for d in drifts if d.ratio > FAIL_DRIFT]
     if too_much and not accept:
         listed = ", ".join(f"{d.table} {d.ratio:.1%}" for d in too_much)
-        raise ExtractError(
-            f"{file_name}: the Full differs from the database by more than {FAIL_DRIFT:.0%} ({listed}); "
-            "apply it anyway with accept_drift (run config ops.kbo_staging.config.accept_drift, or kbo import --accept-drift)"
+        raise DriftTooLarge(
+            f"the Full differs from the database by more than {FAIL_DRIFT:.0%} ({listed}); "
+            "apply it anyway with accept_drift (run config ops.kbo_staging.config.accept_drift, or kbo import --accept-drift)",
+            file=file_name,
+            table=too_much[0].table,
+            drifts=too_much,
         )
 
 

@@ -74,7 +74,7 @@ def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) ->
     )
 
 
-def describe_csv_error(where: str, exc: duckdb.Error) -> str:
+def csv_error(exc: duckdb.Error, file: str, member: str) -> ExtractError:
     """DuckDB's CSV error, cut to the file, the line and the problem.
 
     DuckDB writes `CSV Error on Line: N`, then `Original Line: ...` (which may run over several lines),
@@ -92,8 +92,7 @@ def describe_csv_error(where: str, exc: duckdb.Error) -> str:
             block.append(text.strip())
         if block:
             problem = block[-1]
-    location = f"{where} line {line.group(1)}" if line else where
-    return f"{location}: {problem}"
+    return ExtractError(problem, file=file, member=member, line=int(line.group(1)) if line else None)
 
 
 @contextmanager
@@ -106,7 +105,7 @@ def reading(extract: Extract, member: Member) -> Iterator[None]:
     except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
         raise ResourceError(f"{extract.file_name}/{member.name}: {resource_problem(exc)}") from exc
     except duckdb.Error as exc:
-        raise ExtractError(describe_csv_error(f"{extract.file_name}/{member.name}", exc)) from None
+        raise csv_error(exc, extract.file_name, member.name) from None
 
 
 def resource_problem(exc: Exception) -> str:

@@ -168,18 +168,18 @@ class PortalClient:
         try:
             expected = int(announced) if announced is not None else None
         except ValueError:
-            raise PortalRefused(f"{name}: the portal announced a Content-Length of {announced!r}") from None
+            raise PortalRefused(f"the portal announced a Content-Length of {announced!r}", file=name) from None
         cap = f"more than the {self.max_download_bytes:,} bytes a download may have (KBO_PORTAL_MAX_BYTES)"
         if expected is not None and expected > self.max_download_bytes:
-            raise PortalRefused(f"{name}: the portal announced {expected:,} bytes, {cap}")
+            raise PortalRefused(f"the portal announced {expected:,} bytes, {cap}", file=name)
         received = 0
         while chunk := response.read(1 << 20):
             received += len(chunk)
             if received > self.max_download_bytes:
-                raise PortalRefused(f"{name}: {cap}")
+                raise PortalRefused(f"{cap}", file=name)
             out.write(chunk)
         if expected is not None and received != expected:
-            raise PortalRefused(f"{name}: the download ended after {received:,} of the {expected:,} bytes announced")
+            raise PortalRefused(f"the download ended after {received:,} of the {expected:,} bytes announced", file=name)
 
     def download(self, name: str, folder: Path) -> Path:
         """Download one extract into folder, atomically; returns its path."""
@@ -200,11 +200,11 @@ class PortalClient:
         try:
             self._with_session(attempt)
             if not zipfile.is_zipfile(partial):
-                raise PortalRefused(f"{name}: the portal sent something that is not a ZIP file")
+                raise PortalRefused("the portal sent something that is not a ZIP file", file=name)
             with zipfile.ZipFile(partial) as zf:
                 broken = zf.testzip()
             if broken is not None:
-                raise PortalRefused(f"{name}: member {broken} of the download is corrupt")
+                raise PortalRefused(f"member {broken} of the download is corrupt", file=name)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise

@@ -17,7 +17,7 @@ from kbo_pipeline.core.extract import ExtractError, parse_file_name, read_extrac
 from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.defs.retries import retrying
-from kbo_pipeline.errors import ConfigError, ResourceError, TransientError
+from kbo_pipeline.errors import ConfigError, Refusal, ResourceError, TransientError
 from kbo_pipeline.sources.portal import PortalError, PortalRefused, PortalUnreachable
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.tables import table_checksums
@@ -232,7 +232,7 @@ def test_a_malformed_extract_fails_clearly_and_changes_nothing(case, db_with_147
     path = build(tmp_path / "bad")
     before = table_checksums(db_with_147)
     code_before = db_with_147.execute("SELECT count(*), sum(hash(code)) FROM code").fetchone()
-    with pytest.raises(ExtractError) as info:
+    with pytest.raises((ExtractError, Refusal)) as info:  # bad input, or a sound file refused (a gap)
         import_extract(db_with_147, path, work_dir)
     assert str(info.value).startswith(path.name) and message in str(info.value)
     assert table_checksums(db_with_147) == before
@@ -245,6 +245,15 @@ def test_a_malformed_extract_fails_clearly_and_changes_nothing(case, db_with_147
     assert db_with_147.execute("SELECT count(*) FROM import_staging_activity").fetchone()[0] == 0
     # Nothing of the failed attempt is left in the work folder.
     assert not [p for p in work_dir.rglob("*") if p.is_file()]
+
+
+def test_an_error_carries_its_file_member_and_line_as_fields(db_with_147, work_dir, tmp_path):
+    path = CATALOGUE["unparseable date"][0](tmp_path / "bad")
+    with pytest.raises(ExtractError) as refused:
+        import_extract(db_with_147, path, work_dir)
+    error = refused.value
+    assert error.file == path.name and error.member and error.line and error.line > 1
+    assert str(error) == f"{error.file}/{error.member} line {error.line}: {error.problem}"
 
 
 def test_the_catalogue_is_at_least_fifteen_cases():

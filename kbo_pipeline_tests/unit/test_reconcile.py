@@ -5,8 +5,8 @@ import json
 import pytest
 
 from kbo_pipeline.core.entities import ENTITIES, TABLES
-from kbo_pipeline.core.extract import ExtractError
 from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.reconcile import DriftTooLarge
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
 from kbo_pipeline_tests.support.tables import table_checksums
 
@@ -74,8 +74,9 @@ def test_drift_above_five_percent_fails_unless_accepted(db, work_dir, samples, t
     state["enterprise"] = state["enterprise"][: len(state["enterprise"]) // 2]
     path = full_zip(tmp_path, 150, state)
     before = table_checksums(db)
-    with pytest.raises(ExtractError, match=r"differs from the database by more than 5% \(enterprise 50"):
+    with pytest.raises(DriftTooLarge, match=r"differs from the database by more than 5% \(enterprise 50") as refused:
         import_extract(db, path, work_dir)
+    assert refused.value.table == "enterprise" and refused.value.drifts[0].ratio > 0.05
     assert table_checksums(db) == before
     assert import_extract(db, path, work_dir, accept_drift=True).final.already_completed is False
     assert len(current_rows(db, "enterprise")) == len(state["enterprise"])

@@ -6,8 +6,8 @@ import pytest
 
 from kbo_pipeline.core.batches import apply_batch
 from kbo_pipeline.core.entities import TABLES
-from kbo_pipeline.core.extract import ExtractError
 from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.jobs import OutOfSequence
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import staged_batches, table_checksums
@@ -16,8 +16,9 @@ from kbo_pipeline_tests.support.tables import staged_batches, table_checksums
 def test_a_gap_is_refused_naming_the_missing_extract(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
     before = table_checksums(db)
-    with pytest.raises(ExtractError, match="out of sequence: extract 141 is missing"):
+    with pytest.raises(OutOfSequence, match="out of sequence: extract 141 is missing") as refused:
         import_extract(db, samples[2], work_dir)
+    assert (refused.value.extract_number, refused.value.waits_for, refused.value.file) == (142, 141, samples[2].name)
     assert table_checksums(db) == before
     status, error = db.execute("SELECT status, error_message FROM import_jobs WHERE extract_number = 142").fetchone()
     assert status == "failed" and "141 is missing" in error
@@ -56,8 +57,9 @@ def test_an_unfinished_import_is_resumed_with_the_same_file(db, work_dir, sample
 def test_an_unfinished_import_blocks_the_next_extract(db, work_dir, samples):
     import_extract(db, samples[0], work_dir)
     staged_batches(db, samples[1], work_dir)
-    with pytest.raises(ExtractError, match="extract 141 is not finished"):
+    with pytest.raises(OutOfSequence, match="extract 141 is not finished") as refused:
         import_extract(db, samples[2], work_dir)
+    assert refused.value.waits_for == 141
 
 
 def test_a_different_file_for_a_failed_extract_replaces_the_attempt(db, work_dir, samples, tmp_path):
