@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from kbo_pipeline.errors import ConfigError
@@ -136,81 +137,66 @@ def run_retries() -> int:
     return int(os.environ.get("KBO_RUN_RETRIES", "2"))
 
 
-INSTANCE_YAML_MARK = "# Written by kbo"
 # The run tag that names the database a run writes (its absolute path): the run queue allows one run
 # per value, and the landing sensor waits while a run of its database is in flight.
 DATABASE_TAG = "kbo/database"
 
 
-def instance_yaml(retries: int | None = None) -> str:
-    """The Dagster instance configuration kbo writes: no telemetry or sign-up dialog; run monitoring
-    with kbo's launcher, so that a run whose process died is marked failed (within the poll interval);
-    automatic retries (from failure) of such runs only, never of a data failure; and a run queue that
-    lets one run at a time write a database (runs carry the tag kbo/database). Debug messages are not
-    kept in the event log: each stored event costs about 10 ms of a step, and Dagster's IO manager
-    writes two per batch step ("Loading file from", "Writing file at"); Dagster's events are kept at
-    any level."""
-    retries = run_retries() if retries is None else retries
-    return f"""\
-{INSTANCE_YAML_MARK} (kbo_pipeline/settings.py); delete this file to have it written again, or edit it and
-# remove this first line to keep your own.
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-python_logs:
-  python_log_level: INFO
-run_launcher:
-  module: kbo_pipeline.defs.run_launcher
-  class: KboRunLauncher
-run_monitoring:
-  enabled: true
-  poll_interval_seconds: 10
-  start_timeout_seconds: 180
-  cancel_timeout_seconds: 180
-  max_resume_run_attempts: 0
-run_retries:
-  enabled: {"true" if retries > 0 else "false"}
-  max_retries: {max(retries, 0)}
-  retry_on_asset_or_op_failure: false
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    dequeue_interval_seconds: 2
-    tag_concurrency_limits:
-      - key: {DATABASE_TAG}
-        value:
-          applyLimitPerUniqueValue: true
-        limit: 1
-"""
+def dagster_home() -> Path:
+    """DAGSTER_HOME, set to data/dagster_home under the current folder when unset, so that runs started
+    from the command line land on the instance the UI shows."""
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(Path(DEFAULT_DAGSTER_HOME).resolve())))
 
 
-# The code location as `dagster dev -w workspace.yaml` loads it; `kbo ui` writes this into $DAGSTER_HOME
-# so that an installed package (no source tree, no workspace.yaml) opens the same location.
-WORKSPACE_YAML = """\
-load_from:
-  - python_module:
-      module_name: kbo_pipeline.definitions
-      location_name: kbo_pipeline
-"""
+def use_dagster_home(path: Path) -> None:
+    """Point this process (and the Dagster processes it starts) at another instance."""
+    os.environ["DAGSTER_HOME"] = str(path)
 
 
-def ensure_workspace(home: Path) -> Path:
-    path = home / "workspace.yaml"
-    if not path.exists() or path.read_text() != WORKSPACE_YAML:
-        path.write_text(WORKSPACE_YAML)
-    return path
+def unset(name: str) -> None:
+    """Drop a setting from this process's environment, so that its default applies."""
+    os.environ.pop(name, None)
 
 
-def ensure_dagster_home() -> Path:
-    """Runs started from the command line land on the same instance the UI shows: $DAGSTER_HOME,
-    by default data/dagster_home under the current folder. A dagster.yaml that kbo wrote is brought up
-    to date; one without kbo's first line is the user's and left alone."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(DEFAULT_DAGSTER_HOME).resolve())))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    current = config.read_text() if config.exists() else None
-    if current is None or (current.startswith(INSTANCE_YAML_MARK) and current != instance_yaml()):
-        config.write_text(instance_yaml())
-    return home
+def log_level(default: str = "INFO") -> str:
+    """KBO_LOG_LEVEL: the level of the runs' console log (and of `kbo` on a terminal)."""
+    return os.environ.get("KBO_LOG_LEVEL", default)
+
+
+def failpoints() -> str | None:
+    """KBO_FAILPOINTS: test-only crash points (core/failpoints.py); unset in production."""
+    return os.environ.get("KBO_FAILPOINTS") or None
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    url: str
+    username: str | None
+    password: str | None
+    allow_http: bool
+    max_download_bytes: int
+
+
+DEFAULT_PORTAL_URL = "https://kbopub.economie.fgov.be/kbo-open-data"
+DEFAULT_MAX_DOWNLOAD_BYTES = 4 * 1024**3  # a Full is about 300 MB; a cap, not an estimate
+
+
+def portal() -> PortalSettings:
+    """KBO_PORTAL_URL, KBO_USERNAME, KBO_PASSWORD, KBO_PORTAL_ALLOW_HTTP, KBO_PORTAL_MAX_BYTES."""
+    raw = os.environ.get("KBO_PORTAL_MAX_BYTES", str(DEFAULT_MAX_DOWNLOAD_BYTES))
+    try:
+        max_bytes = int(raw)
+    except ValueError:
+        raise ConfigError(f"KBO_PORTAL_MAX_BYTES must be a number of bytes, not {raw!r}") from None
+    return PortalSettings(
+        url=os.environ.get("KBO_PORTAL_URL", DEFAULT_PORTAL_URL).rstrip("/"),
+        username=os.environ.get("KBO_USERNAME"),
+        password=os.environ.get("KBO_PASSWORD"),
+        allow_http=os.environ.get("KBO_PORTAL_ALLOW_HTTP", "").lower() in ("1", "true", "yes", "on"),
+        max_download_bytes=max_bytes,
+    )
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment for a process it starts (dagster dev, a benchmark's run), with overrides."""
+    return {**os.environ, **overrides}

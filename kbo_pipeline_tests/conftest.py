@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from kbo_pipeline.cli.instance import ensure_dagster_home
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.dev.sample import write_samples
-from kbo_pipeline.settings import ensure_dagster_home
 
 
 @pytest.fixture(scope="session")

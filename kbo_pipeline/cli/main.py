@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from kbo_pipeline import settings
+from kbo_pipeline.cli.instance import ensure_dagster_home, ensure_workspace
 from kbo_pipeline.core.batch_sizes import configured_sizes
 from kbo_pipeline.core.changes import change_summary, format_rows, format_summary, table_changes
 from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
@@ -29,7 +30,7 @@ from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
 from kbo_pipeline.defs.run_worker import processes  # plain Python: no Dagster imported with it
 from kbo_pipeline.errors import ConfigError, KboError
-from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client, portal_settings
+from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client
 
 # Dagster (and what imports it: runs, run_monitor) and the development aids are imported inside the
 # commands that use them: importing Dagster costs about a second, which `kbo status` and `kbo audit`
@@ -69,7 +70,7 @@ def run_import(
     database: str, zip_paths: list[Path], batch_sizes: dict[str, int] | None = None, accept_drift: bool = False
 ) -> int:
     """Each ZIP becomes a run of the kbo_import job on the instance ($DAGSTER_HOME), in the order given."""
-    settings.ensure_dagster_home()
+    ensure_dagster_home()
     from dagster import DagsterInstance
     from dagster._core.errors import DagsterError
 
@@ -88,7 +89,7 @@ def run_import(
         wait_for_other_imports(database)
         # On a terminal: a progress bar, and only warnings from the run's log. Otherwise: its log lines.
         terminal = sys.stdout.isatty()
-        level = os.environ.get("KBO_LOG_LEVEL", "WARNING" if terminal else "INFO")
+        level = settings.log_level("WARNING" if terminal else "INFO")
         progress = ProgressBar(database, zip_path, sys.stdout) if terminal else contextlib.nullcontext()
         try:
             with (
@@ -120,7 +121,7 @@ def report_dead_runs(instance=None) -> None:
     """A run whose process died (a killed `kbo import`, a crashed host) is reported failed by whichever
     kbo command looks next, so that no run is left STARTED for good. Commands that launch a run pass
     the instance they launch on (loading one costs a few hundred milliseconds)."""
-    settings.ensure_dagster_home()
+    ensure_dagster_home()
     from dagster import DagsterInstance
 
     from kbo_pipeline.defs.run_monitor import reap_dead_runs
@@ -176,7 +177,7 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
 
 def run_fetch(database: str, landing: Path) -> int:
 
-    base = portal_settings()[0]
+    base = settings.portal().url
     reading = current_ledger(database)
     print(f"database: {database} (for what is applied), landing folder: {landing.resolve()}")
     if reading.note:
@@ -203,7 +204,7 @@ def root_cause(exc: BaseException) -> str:
 
 
 def run_rollback(database: str, extract_number: int) -> int:
-    settings.ensure_dagster_home()
+    ensure_dagster_home()
     from dagster import DagsterInstance
 
     from kbo_pipeline.cli.runs import launch_rollback, run_errors
@@ -370,8 +371,8 @@ def _run(args: argparse.Namespace, database: str) -> int:
             print(path)
         return 0
     if args.command == "ui":
-        workspace = settings.ensure_workspace(settings.ensure_dagster_home())
-        env = {**os.environ, "KBO_DATABASE": database}
+        workspace = ensure_workspace(ensure_dagster_home())
+        env = settings.child_environment(KBO_DATABASE=database)
         dagster = Path(sys.executable).with_name("dagster")
         return run_in_own_group([str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)], env)
     return 2

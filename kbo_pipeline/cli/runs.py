@@ -3,7 +3,6 @@ the Dagster instance, exactly the job the UI materializes."""
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ def import_run_config(
             "kbo_staging": {"config": {"batch_sizes": batch_sizes or {}, "accept_drift": accept_drift}},
         },
         "resources": {"kbo_db": {"config": {"database": database}}},
-        "loggers": {"console": {"config": {"log_level": log_level or os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
+        "loggers": {"console": {"config": {"log_level": log_level or settings.log_level()}}},
     }
     # The work and export folders follow the database the run writes (empty: beside it), never the
     # default database's: `kbo import --database other.duckdb` exports beside other.duckdb.
@@ -120,7 +119,7 @@ def launch_rollback(instance: DagsterInstance, extract_number: int, database: st
             run_config={
                 "ops": {"kbo_rollback_extract": {"config": {"extract_number": extract_number}}},
                 "resources": {"kbo_db": {"config": {"database": database}}},
-                "loggers": {"console": {"config": {"log_level": os.environ.get("KBO_LOG_LEVEL", "INFO")}}},
+                "loggers": {"console": {"config": {"log_level": settings.log_level()}}},
             },
             tags={
                 "kbo/source": "cli",

@@ -22,6 +22,7 @@ import signal
 import time
 from pathlib import Path
 
+from kbo_pipeline import settings
 from kbo_pipeline.errors import ConfigError
 
 POINTS = ("before_sql", "before_commit", "kill_before_commit", "wait_before_commit")
@@ -44,7 +45,7 @@ def _entries(spec: str):
 
 def hit(point: str, name: str, extract_number: int | None = None) -> None:
     """Fail here if a failpoint says so; a no-op when KBO_FAILPOINTS is unset."""
-    spec = os.environ.get("KBO_FAILPOINTS")
+    spec = settings.failpoints()
     if not spec:
         return
     names = [name] if extract_number is None else [name, f"{extract_number}/{name}"]

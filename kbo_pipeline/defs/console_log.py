@@ -4,7 +4,7 @@ stack of Dagster frames behind it. A bug (a `Failure` caused by another exceptio
 
 import logging
 
-from dagster import Field, logger
+from dagster import Definitions, Field, logger
 from dagster._loggers import create_console_logger
 from dagster._utils.log import coerce_valid_log_level
 
@@ -41,3 +41,6 @@ def kbo_console_logger(init_context) -> logging.Logger:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
     return console
+
+
+loggers = Definitions(loggers={"console": kbo_console_logger})

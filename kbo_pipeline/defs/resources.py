@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, Definitions, InitResourceContext
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from kbo_pipeline import settings
-from kbo_pipeline.core.database import connect, interrupts_raised, open_connection
+from kbo_pipeline.core.database import connect, interrupts_raised, open_connection, resolve_database
 from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.ledger_state import read_ledger, write_state
 from kbo_pipeline.core.schema import create_schema
+from kbo_pipeline.defs.run_coordinator import tag_database
 from kbo_pipeline.defs.run_monitor import record_worker
 
 # A reader elsewhere (kbo status, a query) holds the file for moments: wait that out at connect time
@@ -51,8 +52,11 @@ class KboDatabase(DuckDBResource):
     _held_since: float = PrivateAttr(default=0.0)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.run is None:  # a sensor's tick or a test: it reads, holds nothing
+            return
         record_worker(context)
-        run_id = context.run.run_id if context.run else "?"
+        run_id = context.run.run_id
+        tag_database(context.instance, context.run, resolve_database(self.database))
         self._lock = ImportLock(self.database, self.lock_timeout_seconds)
         log = context.log.warning if context.log else None
         self._lock.acquire(f"dagster run {run_id}", on_wait=log)  # run_monitor.run_holder
@@ -64,6 +68,8 @@ class KboDatabase(DuckDBResource):
                 log(f"ledger state file not written at start: {exc}")
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._lock is None:  # set up outside a run: nothing was held
+            return
         try:
             self.publish_state()
         except duckdb.Error as exc:  # the run said what failed; a state file not rewritten is read past
@@ -144,6 +150,7 @@ class KboPaths(ConfigurableResource):
 
 
 def default_resources() -> dict:
+    """The resources as the environment configures them (settings.py), bound when the code location loads."""
     return {
         "kbo_db": KboDatabase(database=settings.database_path(), connection_config=settings.duckdb_config()),
         "kbo_paths": KboPaths(
@@ -152,3 +159,7 @@ def default_resources() -> dict:
             export_dir=settings.configured_export_dir(),
         ),
     }
+
+
+# Found by definitions.py's load of the defs folder, like every asset, job and sensor here.
+resources = Definitions(resources=default_resources())

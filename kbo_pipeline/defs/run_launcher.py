@@ -1,6 +1,6 @@
 """Dagster's default run launcher, plus the health check that run monitoring needs to see a run whose
 process died with the host (a reboot, the container restarted, the OOM killer): without it such a run
-stays STARTED for good. Configured by the dagster.yaml that `kbo` writes (settings.instance_yaml)."""
+stays STARTED for good. Configured by the dagster.yaml that `kbo` writes (cli/instance.py)."""
 
 from dagster import DefaultRunLauncher
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus

@@ -9,6 +9,7 @@ and a rolled-back extract is applied again only by a person's `kbo import`.
 
 import json
 import time
+from pathlib import Path
 
 from dagster import (
     DagsterInstance,
@@ -31,10 +32,12 @@ from kbo_pipeline.core.database import resolve_database
 from kbo_pipeline.core.extract import partition_key_for
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind
 from kbo_pipeline.core.ledger_state import current_ledger
-from kbo_pipeline.defs.assets import extract_partitions
+from kbo_pipeline.defs.jobs import kbo_fetch, kbo_import_job
+from kbo_pipeline.defs.partitions import extract_partitions
+from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.run_monitor import reap_dead_runs
 from kbo_pipeline.sources.landing import choose_next, content_key, judge, list_landing, remember, stable_files
-from kbo_pipeline.sources.portal import PortalError, portal_client, portal_settings, wanted_extracts
+from kbo_pipeline.sources.portal import PortalError, portal_client, wanted_extracts
 
 DATABASE_TAG = settings.DATABASE_TAG
 FETCH_TAG = "kbo/fetch"  # the file a portal download run fetches
@@ -174,13 +177,13 @@ def build_extract_sensor(job):
         default_status=DefaultSensorStatus.RUNNING if settings.extract_sensor_on() else DefaultSensorStatus.STOPPED,
         description="Imports new extract ZIPs from the landing folder (KBO_LANDING_DIR), the next in sequence only.",
     )
-    def kbo_extract_sensor(context: SensorEvaluationContext):
+    def kbo_extract_sensor(context: SensorEvaluationContext, kbo_db: KboDatabase, kbo_paths: KboPaths):
         # A run whose process died (a killed `kbo import`, a crashed host) is reported failed here too,
         # for instances whose dagster.yaml has no run monitoring.
         instance = _instance(context)
         for line in reap_dead_runs(instance) if instance is not None else ():
             context.log.warning(line)
-        return evaluate_landing(context, settings.database_path(), settings.landing_dir())
+        return evaluate_landing(context, kbo_db.database, Path(kbo_paths.landing_dir))
 
     return kbo_extract_sensor
 
@@ -188,17 +191,19 @@ def build_extract_sensor(job):
 def build_portal_sensor(fetch_job):
     """Off unless KBO_USERNAME and KBO_PASSWORD are set: lists the portal, and launches one download
     run per extract the landing folder lacks (the landing sensor then imports it)."""
-    _, username, password = portal_settings()
+    portal = settings.portal()
 
     @sensor(
         name="kbo_portal_sensor",
         job=fetch_job,
         minimum_interval_seconds=settings.portal_interval(),
-        default_status=DefaultSensorStatus.RUNNING if username and password else DefaultSensorStatus.STOPPED,
+        default_status=DefaultSensorStatus.RUNNING
+        if portal.username and portal.password
+        else DefaultSensorStatus.STOPPED,
         description="Downloads new extracts from the KBO open-data portal into the landing folder.",
     )
-    def kbo_portal_sensor(context: SensorEvaluationContext):
-        reading = current_ledger(resolve_database(settings.database_path()))
+    def kbo_portal_sensor(context: SensorEvaluationContext, kbo_db: KboDatabase, kbo_paths: KboPaths):
+        reading = current_ledger(resolve_database(kbo_db.database))
         if reading.state is None:
             return SkipReason(f"{reading.note}: trying again next tick")
         state = reading.state
@@ -206,7 +211,7 @@ def build_portal_sensor(fetch_job):
             offered = portal_client(timeout=30).list_extracts()
         except PortalError as exc:
             return SkipReason(str(exc))
-        wanted = wanted_extracts(offered, settings.landing_dir(), state.latest_applied)
+        wanted = wanted_extracts(offered, Path(kbo_paths.landing_dir), state.latest_applied)
         # No run key (a download that failed is tried again at the next look), but never two downloads
         # of one file at a time.
         busy = {name for name in wanted if fetch_in_flight(_instance(context), name)}
@@ -225,3 +230,7 @@ def build_portal_sensor(fetch_job):
         ]
 
     return kbo_portal_sensor
+
+
+kbo_extract_sensor = build_extract_sensor(kbo_import_job)
+kbo_portal_sensor = build_portal_sensor(kbo_fetch)

@@ -32,6 +32,7 @@ import duckdb
 from dagster import DagsterInstance, DynamicOut, DynamicOutput, RunsFilter, in_process_executor, job, op
 
 from kbo_pipeline import settings
+from kbo_pipeline.cli.instance import ensure_dagster_home
 from kbo_pipeline.cli.runs import launch_import
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import ENTITIES, ENTITY_BY_TABLE
@@ -303,7 +304,7 @@ def empty_step_seconds(instance) -> float:
 def timed_command(zip_path: Path, database: Path, work: Path) -> tuple[float, float]:
     """`kbo import` as a user runs it, in a process of its own: its wall time and its run's own duration."""
 
-    env = {**os.environ, "KBO_WORK_DIR": str(work), "KBO_LOG_LEVEL": "WARNING"}
+    env = settings.child_environment(KBO_WORK_DIR=str(work), KBO_LOG_LEVEL="WARNING")
     kbo = Path(sys.executable).with_name("kbo")
     started = time.monotonic()
     subprocess.run(
@@ -354,7 +355,8 @@ def run(scale: str, root: Path) -> None:
     n = max(200, int(FULL_ENTERPRISES * factor))
     print(
         f"scale {scale}: {n:,} enterprises; DuckDB {duckdb.__version__}; {os.cpu_count()} cores; "
-        f"memory_limit={os.environ.get('KBO_MEMORY_LIMIT', 'default')} threads={os.environ.get('KBO_THREADS', 'default')}"
+        f"memory_limit={settings.duckdb_config().get('memory_limit', 'default')} "
+        f"threads={settings.duckdb_config().get('threads', 'default')}"
     )
     # Generating and the baseline run in processes of their own, so that the peak memory printed for
     # the import is the import's alone (Linux keeps a process's peak across fork and exec).
@@ -375,10 +377,10 @@ def run(scale: str, root: Path) -> None:
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
         baseline_seconds, baseline_mb = pool.submit(baseline_in_process, root / "baseline.duckdb", csvs).result()
     print(f"full load, plain DuckDB read_csv (baseline): {baseline_seconds:.1f} s, peak memory {baseline_mb:,.0f} MB")
-    os.environ["DAGSTER_HOME"] = str(root / "home")
+    settings.use_dagster_home(root / "home")
     # Each database the bench builds exports beside itself: an export folder belongs to one database.
-    os.environ.pop("KBO_EXPORT_DIR", None)
-    settings.ensure_dagster_home()
+    settings.unset("KBO_EXPORT_DIR")
+    ensure_dagster_home()
     database, work = root / "kbo.duckdb", root / "work"
     exports = settings.export_dir(str(database))
     with DagsterInstance.get() as instance:

@@ -8,7 +8,6 @@ portal on this machine), redirects stay on its host and scheme, and a download i
 checked against its Content-Length.
 """
 
-import os
 import re
 import urllib.error
 import urllib.parse
@@ -18,12 +17,10 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+from kbo_pipeline import settings
 from kbo_pipeline.core.extract import FILE_NAME, ExtractError, ExtractType, parse_file_name
 from kbo_pipeline.errors import FinalError, KboError, TransientError
 
-DEFAULT_BASE = "https://kbopub.economie.fgov.be/kbo-open-data"
-# A Full extract ZIP is a few hundred MB; anything far larger is not one.
-DEFAULT_MAX_DOWNLOAD_BYTES = 4 * 1024**3
 LINK = re.compile(r'href="([^"]*?(KboOpenData_[^"/?#]+\.zip))"', re.IGNORECASE)
 
 
@@ -39,26 +36,17 @@ class PortalUnreachable(PortalError, TransientError):
     """The portal could not be reached: the network, or the portal itself, may come back."""
 
 
-def portal_settings() -> tuple[str, str | None, str | None]:
-    return (
-        os.environ.get("KBO_PORTAL_URL", DEFAULT_BASE).rstrip("/"),
-        os.environ.get("KBO_USERNAME"),
-        os.environ.get("KBO_PASSWORD"),
-    )
-
-
 def portal_client(timeout: float = 120) -> "PortalClient":
-    """The client the environment describes (KBO_PORTAL_URL, credentials, KBO_PORTAL_ALLOW_HTTP,
-    KBO_PORTAL_MAX_BYTES)."""
-    base, username, password = portal_settings()
-    try:
-        max_bytes = int(os.environ.get("KBO_PORTAL_MAX_BYTES", DEFAULT_MAX_DOWNLOAD_BYTES))
-    except ValueError:
-        raise PortalRefused(
-            f"KBO_PORTAL_MAX_BYTES must be a number of bytes, not {os.environ['KBO_PORTAL_MAX_BYTES']!r}"
-        ) from None
-    allow_http = os.environ.get("KBO_PORTAL_ALLOW_HTTP", "").lower() in ("1", "true", "yes", "on")
-    return PortalClient(base, username, password, timeout=timeout, allow_http=allow_http, max_download_bytes=max_bytes)
+    """The client the settings describe (settings.portal: KBO_PORTAL_URL, credentials, ...)."""
+    config = settings.portal()
+    return PortalClient(
+        config.url,
+        config.username,
+        config.password,
+        timeout=timeout,
+        allow_http=config.allow_http,
+        max_download_bytes=config.max_download_bytes,
+    )
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -90,7 +78,7 @@ class PortalClient:
     password: str = field(repr=False)
     timeout: float = 120
     allow_http: bool = False  # plain http, for a test portal only
-    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    max_download_bytes: int = settings.DEFAULT_MAX_DOWNLOAD_BYTES
     jar: CookieJar = field(default_factory=CookieJar, repr=False)
 
     def __post_init__(self):

@@ -15,11 +15,14 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter, build_sensor_context
 from dagster._core.utils import make_new_run_id
 
-from kbo_pipeline import definitions, settings
+from kbo_pipeline import definitions
+from kbo_pipeline.cli.instance import instance_yaml
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.import_lock import ImportLock
+from kbo_pipeline.defs.resources import default_resources
 from kbo_pipeline.defs.run_monitor import WORKER_TAG, dead_worker, reap_dead_runs
 from kbo_pipeline.defs.run_worker import is_alive, this_process
+from kbo_pipeline.defs.sensors import kbo_extract_sensor
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.webserver import Webserver
 
@@ -201,7 +204,7 @@ def test_a_killed_run_worker_and_a_killed_host_are_resumed_from_failure(tmp_path
     """(1) The run worker of a sensor-launched run is SIGKILLed mid-batch; (2) the whole `dagster dev`
     is SIGKILLed mid-batch of the next run and started again. Each run is shown failed, Re-execute →
     From failure finishes it, the sensor goes on, and the database equals the uninterrupted result."""
-    (dagster_home / "dagster.yaml").write_text(settings.instance_yaml(retries=0))  # by hand here
+    (dagster_home / "dagster.yaml").write_text(instance_yaml(retries=0))  # by hand here
     kill_worker, hold = tmp_path / "kill-worker", tmp_path / "hold"
     kill_worker.touch()
     hold.touch()
@@ -249,7 +252,7 @@ def test_a_killed_run_worker_and_a_killed_host_are_resumed_from_failure(tmp_path
 
 
 def test_a_run_killed_with_its_host_is_retried_by_dagster(tmp_path, dagster_home, samples):
-    (dagster_home / "dagster.yaml").write_text(settings.instance_yaml(retries=2))
+    (dagster_home / "dagster.yaml").write_text(instance_yaml(retries=2))
     hold = tmp_path / "hold"
     hold.touch()
     env = dev_env(tmp_path, dagster_home, f"141/activity_insert_*:wait_before_commit:{hold}")
@@ -338,9 +341,10 @@ def test_a_sensor_tick_reports_a_dead_run_failed(dagster_home, tmp_path, monkeyp
                 tags={WORKER_TAG: json.dumps({**this_process(), "run_id": "r2"})},
             )
         )  # alive: this test
-        definitions.kbo_extract_sensor.evaluate_tick(
-            build_sensor_context(instance=instance, definitions=definitions.defs)
-        )
+        with build_sensor_context(
+            instance=instance, definitions=definitions.defs, resources=default_resources()
+        ) as context:
+            kbo_extract_sensor.evaluate_tick(context)
         assert instance.get_run_by_id("r1").status == DagsterRunStatus.FAILURE
         assert instance.get_run_by_id("r2").status == DagsterRunStatus.STARTED
     assert "run worker died: pid 999999999" in failure_message("r1")

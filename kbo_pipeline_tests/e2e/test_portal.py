@@ -18,6 +18,8 @@ from dagster._core.utils import make_new_run_id
 
 from kbo_pipeline import definitions
 from kbo_pipeline.definitions import defs
+from kbo_pipeline.defs.resources import default_resources
+from kbo_pipeline.defs.sensors import kbo_portal_sensor
 from kbo_pipeline.sources.portal import PortalClient, PortalError, fetch_new, wanted_extracts
 from kbo_pipeline_tests.support.fake_portal import FakePortal, portal_files
 
@@ -110,17 +112,22 @@ def test_kbo_fetch_lands_new_extracts(portal, samples, tmp_path):
     assert bad.returncode == 1 and "check KBO_USERNAME and KBO_PASSWORD" in bad.stderr and "nope" not in bad.stderr
 
 
+def sensor_context(instance):
+    """A tick's context with the resources the code location would bind from this test's environment."""
+    return build_sensor_context(instance=instance, definitions=definitions.defs, resources=default_resources())
+
+
 def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(
     portal, samples, tmp_path, monkeypatch, dagster_home
 ):
 
-    assert definitions.kbo_portal_sensor.default_status == DefaultSensorStatus.STOPPED  # no credentials here
+    assert kbo_portal_sensor.default_status == DefaultSensorStatus.STOPPED  # no credentials here
     landing = tmp_path / "landing"
     for key, value in portal_env(portal, landing, tmp_path).items():
         monkeypatch.setenv(key, value)
     with DagsterInstance.get() as instance:
-        context = build_sensor_context(instance=instance, definitions=definitions.defs)
-        data = definitions.kbo_portal_sensor.evaluate_tick(context)
+        with sensor_context(instance) as context:
+            data = kbo_portal_sensor.evaluate_tick(context)
         assert [r.tags["kbo/fetch"] for r in data.run_requests] == [p.name for p in samples[:3]]
         # No run key: a download that failed is requested again at the next look (red team).
         assert all(r.run_key is None for r in data.run_requests)
@@ -139,9 +146,8 @@ def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(
                 tags={"kbo/fetch": samples[1].name},
             )
         )
-        again = definitions.kbo_portal_sensor.evaluate_tick(
-            build_sensor_context(instance=instance, definitions=definitions.defs)
-        )
+        with sensor_context(instance) as context:
+            again = kbo_portal_sensor.evaluate_tick(context)
         assert [r.tags["kbo/fetch"] for r in again.run_requests] == [samples[2].name]
     assert (landing / samples[0].name).read_bytes() == samples[0].read_bytes()
 

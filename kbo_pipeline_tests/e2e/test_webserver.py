@@ -3,14 +3,18 @@ resume. The test starts the webserver on 127.0.0.1 and stops it."""
 
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
 
-from kbo_pipeline.core.database import connect
+from kbo_pipeline.core.database import connect, resolve_database
 from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.core.progress import job_report
 from kbo_pipeline.dev.sample import write_samples
+from kbo_pipeline.settings import DATABASE_TAG
+from kbo_pipeline_tests.e2e.test_dead_runs import wait_for_file
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.webserver import Webserver
 
@@ -91,3 +95,50 @@ def test_terminate_pauses_at_a_batch_boundary_and_reexecution_resumes(ui, busy_s
     assert {"applied_tables.kbo_complete_batches", "kbo_finalize"} <= set(resumed_steps)
     with connect(ui.database) as conn:
         assert_equals_replay(conn, busy_samples)
+
+
+def test_a_launchpad_run_for_another_database_is_not_queued_behind_the_default_one(tmp_path, dagster_home, samples):
+    """A Launchpad run naming another database gets that database's tag when it is submitted, so the run
+    queue (one run per database) lets it start while a run of the default database is in flight. Were it
+    tagged with the default database, it would wait in the queue until that run ended."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for path in samples[:2]:
+        shutil.copy(path, landing)
+    marker = tmp_path / "hold"
+    first, second = (parse_file_name(p.name)[0] for p in samples[:2])
+    env = {
+        "DAGSTER_HOME": str(dagster_home),
+        "KBO_DATABASE": str(tmp_path / "kbo.duckdb"),
+        "KBO_LANDING_DIR": str(landing),
+        "KBO_WORK_DIR": str(tmp_path / "work"),
+        "KBO_FAILPOINTS": f"{first}/*:wait_before_commit:{marker}",  # holds the default database's run
+        "KBO_EXPORT_DIR": "",  # each database exports beside itself
+        "KBO_EXTRACT_SENSOR": "off",
+    }
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("kbo_extracts", [p.stem for p in samples[:2]])
+    marker.touch()
+    server = Webserver(env, tmp_path, tmp_path / "webserver.log")
+    try:
+        held = server.launch_run("kbo_import", samples[0].stem)
+        wait_for_file(Path(f"{marker}.reached"), process=server.process)
+        other = str(tmp_path / "other.duckdb")
+        elsewhere = server.launch_run(
+            "kbo_import", samples[1].stem, {"resources": {"kbo_db": {"config": {"database": other}}}}
+        )
+        # Extract 141 on a database of its own: an Update on an empty database is applied as it is.
+        assert server.wait_for(elsewhere) == "SUCCESS"
+        assert server.run_status(held) == "STARTED"
+        marker.unlink()
+        assert server.wait_for(held) == "SUCCESS"
+        with DagsterInstance.get() as instance:
+            assert instance.get_run_by_id(elsewhere).tags[DATABASE_TAG] == resolve_database(other)
+            assert instance.get_run_by_id(held).tags[DATABASE_TAG] == resolve_database(env["KBO_DATABASE"])
+        with connect(other) as conn:
+            assert conn.execute("SELECT extract_number FROM import_jobs WHERE status = 'completed'").fetchall() == [
+                (second,)
+            ]
+    finally:
+        marker.unlink(missing_ok=True)
+        server.stop()

@@ -7,13 +7,21 @@ import zipfile
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterInstance, ReexecutionOptions, build_resources, execute_job, reconstructable
+from dagster import (
+    DagsterInstance,
+    ReexecutionOptions,
+    build_resources,
+    execute_job,
+    reconstructable,
+)
 
+from kbo_pipeline import settings
 from kbo_pipeline.cli.runs import import_run_config, launch_import
-from kbo_pipeline.core.database import connect
+from kbo_pipeline.core.database import connect, resolve_database
 from kbo_pipeline.core.entities import TABLES
-from kbo_pipeline.definitions import defs, get_import_job
+from kbo_pipeline.definitions import defs, get_audit_job, get_import_job
 from kbo_pipeline.defs.resources import KboDatabase
+from kbo_pipeline.settings import DATABASE_TAG
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import table_checksums
@@ -188,3 +196,21 @@ def test_a_run_config_naming_only_the_database_keeps_the_memory_limit(monkeypatc
             limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     with duckdb.connect(config={"memory_limit": "1GB"}) as reference:
         assert limit == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_a_run_for_another_database_carries_that_database_tag(dagster_home, tmp_path):
+    """The run queue and the landing sensor key on the kbo/database tag. The job's own tag names the code
+    location's default database; a run whose config names another is tagged with that one by the run
+    itself as it starts, whatever coordinator launched it (e2e/test_webserver.py: the Launchpad's path,
+    tagged before it is queued)."""
+    other = str(tmp_path / "other.duckdb")
+    job = get_audit_job()
+    assert job.tags[DATABASE_TAG] == resolve_database(settings.database_path())
+    run_config = {
+        "resources": {"kbo_db": {"config": {"database": other}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    with DagsterInstance.get() as instance:
+        with execute_job(reconstructable(get_audit_job), instance=instance, run_config=run_config) as result:
+            assert result.success
+            assert instance.get_run_by_id(result.run_id).tags[DATABASE_TAG] == resolve_database(other)

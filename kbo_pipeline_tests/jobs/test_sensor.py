@@ -22,7 +22,9 @@ from kbo_pipeline.core.batches import apply_batch
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.import_lock import ImportLock, ImportLocked
 from kbo_pipeline.core.ledger_state import state_path
-from kbo_pipeline.definitions import defs, get_import_job, kbo_extract_sensor
+from kbo_pipeline.definitions import defs, get_import_job
+from kbo_pipeline.defs.resources import default_resources
+from kbo_pipeline.defs.sensors import kbo_extract_sensor
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import DatabaseHeld, staged_batches
 
@@ -45,11 +47,16 @@ class Ticker:
 
     def tick(self):
         # With the instance's ref, as the daemon has it: run requests are checked against the
-        # instance's dynamic partitions plus those the tick adds.
-        context = build_sensor_context(
-            instance=self.instance, instance_ref=self.instance.get_ref(), cursor=self.cursor, definitions=defs
-        )
-        data = kbo_extract_sensor.evaluate_tick(context)
+        # instance's dynamic partitions plus those the tick adds. The resources as the code location
+        # would bind them from this test's environment.
+        with build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),
+            cursor=self.cursor,
+            definitions=defs,
+            resources=default_resources(),
+        ) as context:
+            data = kbo_extract_sensor.evaluate_tick(context)
         self.cursor = data.cursor
         return data
 

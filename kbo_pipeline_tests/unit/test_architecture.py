@@ -90,3 +90,23 @@ def test_only_the_ledger_writes_the_ledger():
         if LEDGER_WRITE.search(path.read_text())
     }
     assert writers == LEDGER_OWNERS
+
+
+def test_only_settings_reads_the_environment():
+    """Every environment variable is read in settings.py, so that one file lists what configures kbo."""
+    readers = {
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "settings.py" and re.search(r"\bos\.environ\b|\bgetenv\(|\benviron\.get\(", path.read_text())
+    }
+    assert not readers
+
+
+def test_definitions_load_the_defs_package_without_lists_by_hand():
+    """definitions.py names no asset, job or sensor: whatever a module of defs/ defines is in the code
+    location, and nothing else."""
+    source = (PACKAGE / "definitions.py").read_text()
+    assert "from kbo_pipeline.defs." not in source
+    defs = definitions.defs
+    assert {s.name for s in defs.sensors} == {"kbo_extract_sensor", "kbo_portal_sensor"}
+    assert set(defs.resources) == {"kbo_db", "kbo_paths"} and set(defs.loggers) == {"console"}
