@@ -13,8 +13,9 @@ import duckdb
 
 from kbo_pipeline import settings
 from kbo_pipeline.cli.instance import ensure_dagster_home, ensure_workspace
+from kbo_pipeline.cli.render import format_rows, format_summary, job_report, jobs_table
 from kbo_pipeline.core.batch_sizes import configured_sizes
-from kbo_pipeline.core.changes import change_summary, format_rows, format_summary, table_changes
+from kbo_pipeline.core.changes import change_summary, table_changes
 from kbo_pipeline.core.data_checks import audit, describe, failed_errors, failure, warnings
 from kbo_pipeline.core.database import (
     DatabaseBusy,
@@ -27,8 +28,8 @@ from kbo_pipeline.core.extract import ExtractError, ExtractType, parse_file_name
 from kbo_pipeline.core.import_lock import ImportLock, is_held
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
-from kbo_pipeline.core.progress import job_report, jobs_table, read_with_retries
-from kbo_pipeline.defs.run_worker import processes  # plain Python: no Dagster imported with it
+from kbo_pipeline.core.progress import read_with_retries
+from kbo_pipeline.core.run_worker import processes  # plain Python: no Dagster imported with it
 from kbo_pipeline.errors import ConfigError, KboError
 from kbo_pipeline.sources.portal import PortalError, fetch_new, portal_client
 

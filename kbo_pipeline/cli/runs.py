@@ -11,9 +11,10 @@ import duckdb
 from dagster import DagsterInstance, JobExecutionResult, execute_job, reconstructable
 
 from kbo_pipeline import settings
+from kbo_pipeline.cli.render import bar
 from kbo_pipeline.core.database import connect, resolve_database
 from kbo_pipeline.core.extract import ExtractError, parse_file_name, partition_key_for
-from kbo_pipeline.core.progress import bar, job_progress
+from kbo_pipeline.core.progress import job_progress
 from kbo_pipeline.definitions import get_import_job, get_rollback_job
 
 

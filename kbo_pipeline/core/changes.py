@@ -48,32 +48,3 @@ def table_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, table: s
     result = conn.execute(f"SELECT * FROM changes_in_{table}($k)", {"k": extract_number})
     columns = [d[0] for d in result.description]
     return columns, result.fetchall()
-
-
-def format_summary(extract_number: int, tables: list[TableChanges]) -> str:
-    header = ("table", "added", "retired", *KINDS, "enterprises")
-    lines = [
-        [t.table, t.rows_added, t.rows_retired, *(getattr(t, kind) for kind in KINDS), t.enterprises] for t in tables
-    ]
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
-
-    def line(cells) -> str:
-        return "  ".join(
-            (f"{c:<{w}}" if i == 0 else f"{c:>{w}}") if isinstance(c, str) else f"{c:>{w},}"
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    notes = (
-        "rows: added and retired by the extract; keys by kind: new (never seen before), stopped (retired, "
-        "not added back), changed (added back with other values), unchanged (re-delivered identically), "
-        "renamed (an enterprise's names changed by its denominations alone)"
-    )
-    return "\n".join([f"Extract {extract_number}: what it changed", line(header), *map(line, lines), notes])
-
-
-def format_rows(columns: list[str], rows: list[tuple]) -> str:
-    text = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in text]
-    return "\n".join([*out, f"({len(rows):,} rows)"])

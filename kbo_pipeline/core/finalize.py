@@ -12,7 +12,7 @@ from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.core.ledger import BatchStatus, JobStatus
 from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
-from kbo_pipeline.core.rollback import drop_job_staging
+from kbo_pipeline.core.staging import drop_job_staging
 from kbo_pipeline.errors import FinalError
 
 

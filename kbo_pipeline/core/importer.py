@@ -17,16 +17,14 @@ from kbo_pipeline.core.extract import (
     ExtractType,
     parse_file_name,
     read_extract,
-    remove_work_folders,
     sha256_of,
-    unpack,
-    work_folder,
 )
 from kbo_pipeline.core.finalize import FinalizeResult, finalize_job
 from kbo_pipeline.core.jobs import JobAction, JobStart, begin_job, record_failure
 from kbo_pipeline.core.ledger import FailureKind, latest_applied
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.core.staging import StagedPart, is_staged, stage_extract, staged_parts
+from kbo_pipeline.core.work_folders import remove_work_folders, unpack, work_folder
 from kbo_pipeline.errors import ConfigError, Refusal, ResourceError
 
 

@@ -14,7 +14,8 @@ from kbo_pipeline.core import ledger
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.extract import Extract, ExtractType
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind, JobStatus, latest_applied
-from kbo_pipeline.core.rollback import drop_job_staging, undo_extract_rows
+from kbo_pipeline.core.rollback import undo_extract_rows
+from kbo_pipeline.core.staging import drop_job_staging
 from kbo_pipeline.errors import Refusal
 
 

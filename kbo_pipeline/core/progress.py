@@ -14,8 +14,7 @@ from kbo_pipeline.core.database import (
     damaged,
     is_lock_conflict,
 )
-from kbo_pipeline.core.entities import TABLES
-from kbo_pipeline.core.ledger import BatchStatus, JobStatus
+from kbo_pipeline.core.ledger import BatchStatus
 
 
 @dataclass(frozen=True)
@@ -51,34 +50,33 @@ def job_progress(conn: duckdb.DuckDBPyConnection, job_id: int) -> Progress:
     return Progress(int(done), int(total), seconds_left)
 
 
-def bar(done: int, total: int, width: int = 10) -> str:
-    filled = round(width * done / total) if total else width
-    return "█" * filled + "░" * (width - filled)
+@dataclass(frozen=True)
+class JobDetail:
+    """One job of the ledger with its batches, for a report."""
+
+    job_id: int
+    extract_number: int | None
+    extract_type: str | None
+    snapshot_date: object
+    status: str
+    started_at: object
+    batches: list[tuple]  # (table, operation, batch_number, status, records_count, error_message)
+    progress: Progress
 
 
-def jobs_table(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> str:
+def recent_jobs(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple]:
+    """The latest jobs, oldest first: (job_id, extract_number, extract_type, snapshot_date, status,
+    rows_deleted, rows_inserted, started_at, completed_at, error_message)."""
     rows = conn.execute(
         "SELECT job_id, extract_number, extract_type, snapshot_date, status, rows_deleted, rows_inserted, "
         "started_at, completed_at, error_message FROM import_jobs ORDER BY job_id DESC LIMIT $limit",
         {"limit": limit},
     ).fetchall()
-    if not rows:
-        return "no import jobs"
-    lines = [
-        f"{'job':>4} {'extract':>7} {'type':<6} {'snapshot':<10} {'status':<11} {'deleted':>8} {'inserted':>9}  completed"
-    ]
-    for job_id, number, kind, snapshot, status, deleted, inserted, _started, completed, error in reversed(rows):
-        lines.append(
-            f"{job_id:>4} {number if number is not None else '?':>7} {kind or '?':<6} {snapshot or ''!s:<10} "
-            f"{status:<11} {deleted if deleted is not None else '':>8} {inserted if inserted is not None else '':>9}  "
-            f"{completed or ''}"
-        )
-        if error:
-            lines.append(f"     error: {error}")
-    return "\n".join(lines)
+    return list(reversed(rows))
 
 
-def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> str:
+def job_detail(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> JobDetail | None:
+    """A job (the latest by default) and its batches; None when the ledger has none."""
     if job_id is None:
         job_id = conn.execute("SELECT max(job_id) FROM import_jobs").fetchone()[0]
     job = conn.execute(
@@ -86,48 +84,13 @@ def job_report(conn: duckdb.DuckDBPyConnection, job_id: int | None = None) -> st
         {"job_id": job_id},
     ).fetchone()
     if job is None:
-        return "no import job"
-    number, kind, snapshot, job_status, started = job
+        return None
     batches = conn.execute(
         "SELECT table_name, operation, batch_number, status, records_count, error_message FROM import_job_batches "
         "WHERE job_id = $job_id ORDER BY table_name, operation, batch_number",
         {"job_id": job_id},
     ).fetchall()
-    progress = job_progress(conn, job_id)
-    done, total, percent = progress.done, progress.total, progress.percent
-    failed = sum(1 for b in batches if b[3] == BatchStatus.FAILED)
-    if job_status == JobStatus.PROCESSING and failed:
-        job_status = f"failed: {failed} batch(es) failed, {total - done} left (re-execute from failure once fixed)"
-    elif job_status == JobStatus.PROCESSING and not any(b[3] == BatchStatus.PROCESSING for b in batches):
-        # Nothing is running: the run was stopped (or is between two steps).
-        job_status = f"paused, {total - done} batch(es) left (import it again, or re-execute from failure, to resume)"
-    elif job_status == JobStatus.FAILED and total > done:
-        job_status = f"failed, {total - done} batch(es) left"
-    lines = [
-        f"Extract {number} ({kind}, snapshot {snapshot})  job {job_id}: {job_status}  started {started or ''}",
-        f"overall  {bar(done, total, 32)}  {percent:3d}%  {done}/{total} batches"
-        + (f"   {format_duration(progress.seconds_left)} left" if progress.seconds_left and done < total else ""),
-        "",
-    ]
-    for table in TABLES:
-        mine = [b for b in batches if b[0] == table]
-        table_done = sum(1 for b in mine if b[3] == BatchStatus.COMPLETED)
-        failed = [b for b in mine if b[3] == BatchStatus.FAILED]
-        running = [b for b in mine if b[3] == BatchStatus.PROCESSING]
-        if not mine:
-            state = "nothing to apply"
-        elif failed:
-            state = f"failed: {failed[0][1]} batch {failed[0][2]}: {failed[0][5]}"
-        elif running:
-            state = f"processing batch {running[0][2]}/{len(mine)} ({running[0][1]}, {running[0][4]} rows)"
-        elif table_done == len(mine):
-            state = BatchStatus.COMPLETED.value
-        elif table_done:
-            state = "partly applied"
-        else:
-            state = BatchStatus.PENDING.value
-        lines.append(f"{table:<14} {bar(table_done, len(mine))}  {table_done:>4}/{len(mine):<4} {state}")
-    return "\n".join(lines)
+    return JobDetail(job_id, *job, batches=batches, progress=job_progress(conn, job_id))
 
 
 def read_with_retries(database: str, read, attempts: int = 60, wait: float = 0.5, on_busy=None):

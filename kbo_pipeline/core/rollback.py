@@ -9,10 +9,11 @@ import duckdb
 from kbo_pipeline.core import ledger
 from kbo_pipeline.core.database import database_of, transaction
 from kbo_pipeline.core.entities import ENTITIES
-from kbo_pipeline.core.extract import remove_work_folders
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, JobStatus, latest_applied
 from kbo_pipeline.core.primary_names import forget_name_changes, mark_touched, resolve_touched
+from kbo_pipeline.core.staging import drop_job_staging
 from kbo_pipeline.core.templates import render
+from kbo_pipeline.core.work_folders import remove_work_folders
 from kbo_pipeline.errors import FinalError
 
 
@@ -36,16 +37,9 @@ def undo_extract_rows(conn: duckdb.DuckDBPyConnection, extract_number: int) -> t
     forget_name_changes(conn, extract_number)
     removed = restored = 0
     for entity in ENTITIES:
-        delete, restore = (s for s in render("rollback.sql", entity).split(";") if s.strip())
-        removed += conn.execute(delete, {"extract": extract_number}).fetchone()[0]
-        restored += conn.execute(restore, {"extract": extract_number}).fetchone()[0]
+        removed += conn.execute(render("rollback_delete.sql", entity), {"extract": extract_number}).fetchone()[0]
+        restored += conn.execute(render("rollback_restore.sql", entity), {"extract": extract_number}).fetchone()[0]
     return removed, restored
-
-
-def drop_job_staging(conn: duckdb.DuckDBPyConnection, job_id: int) -> None:
-    for entity in ENTITIES:
-        conn.execute(f"DELETE FROM {entity.staging_table} WHERE job_id = $job_id", {"job_id": job_id})
-    conn.execute("DELETE FROM import_staging_code WHERE job_id = $job_id", {"job_id": job_id})
 
 
 def rollback_extract(

@@ -16,9 +16,10 @@ from kbo_pipeline.core import ledger
 from kbo_pipeline.core.batch_sizes import fit_to_counts
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.entities import CODE, ENTITIES, Entity, Operation
-from kbo_pipeline.core.extract import Extract, ExtractError, ExtractType, Member, expected_header, member_path
+from kbo_pipeline.core.extract import Extract, ExtractError, ExtractType, Member, expected_header
 from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
 from kbo_pipeline.core.templates import render
+from kbo_pipeline.core.work_folders import member_path
 from kbo_pipeline.errors import ResourceError
 
 
@@ -227,3 +228,10 @@ def staged_parts(conn: duckdb.DuckDBPyConnection, job_id: int) -> list[StagedPar
 def is_staged(conn: duckdb.DuckDBPyConnection, job_id: int) -> bool:
     row = conn.execute("SELECT staged_at FROM import_jobs WHERE job_id = $job_id", {"job_id": job_id}).fetchone()
     return row is not None and row[0] is not None
+
+
+def drop_job_staging(conn: duckdb.DuckDBPyConnection, job_id: int) -> None:
+    """Delete a job's staged rows from every staging table (finalize, a replacement, a rollback)."""
+    for entity in ENTITIES:
+        conn.execute(f"DELETE FROM {entity.staging_table} WHERE job_id = $job_id", {"job_id": job_id})
+    conn.execute("DELETE FROM import_staging_code WHERE job_id = $job_id", {"job_id": job_id})

@@ -17,7 +17,7 @@ from dagster._core.events import JobFailureData, RunFailureReason
 
 from kbo_pipeline import settings
 from kbo_pipeline.core.import_lock import left_by
-from kbo_pipeline.defs.run_worker import describe, is_alive, this_process
+from kbo_pipeline.core.run_worker import describe, is_alive, this_process
 
 WORKER_TAG = "kbo/run_worker"
 

@@ -19,9 +19,9 @@ from kbo_pipeline import definitions
 from kbo_pipeline.cli.instance import instance_yaml
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.import_lock import ImportLock
+from kbo_pipeline.core.run_worker import is_alive, this_process
 from kbo_pipeline.defs.resources import default_resources
 from kbo_pipeline.defs.run_monitor import WORKER_TAG, dead_worker, reap_dead_runs
-from kbo_pipeline.defs.run_worker import is_alive, this_process
 from kbo_pipeline.defs.sensors import kbo_extract_sensor
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.webserver import Webserver

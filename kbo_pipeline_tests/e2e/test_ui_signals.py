@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kbo_pipeline.cli.main import group_alive
-from kbo_pipeline.defs.run_worker import processes
+from kbo_pipeline.core.run_worker import processes
 from kbo_pipeline_tests.support.webserver import free_port
 
 KBO = str(Path(sys.executable).with_name("kbo"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
+from kbo_pipeline.cli.render import job_report
 from kbo_pipeline.core.database import connect, resolve_database
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.extract import parse_file_name
-from kbo_pipeline.core.progress import job_report
 from kbo_pipeline.dev.sample import write_samples
 from kbo_pipeline.settings import DATABASE_TAG
 from kbo_pipeline_tests.e2e.test_dead_runs import wait_for_file

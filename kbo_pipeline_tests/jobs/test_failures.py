@@ -10,15 +10,16 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 
+from kbo_pipeline.cli.render import job_report
 from kbo_pipeline.cli.runs import import_run_config, launch_import, launch_rollback, run_errors
 from kbo_pipeline.core.batches import apply_batch, plan_batches
 from kbo_pipeline.core.database import connect, database_of, is_transient
 from kbo_pipeline.core.entities import TABLES
-from kbo_pipeline.core.extract import read_extract, work_folder
+from kbo_pipeline.core.extract import read_extract
 from kbo_pipeline.core.failpoints import FailpointHit, hit
 from kbo_pipeline.core.importer import import_extract, prepare, stage, unpack_job
-from kbo_pipeline.core.progress import job_report
 from kbo_pipeline.core.rollback import RollbackError, rollback_extract
+from kbo_pipeline.core.work_folders import work_folder
 from kbo_pipeline.definitions import get_import_job
 from kbo_pipeline.errors import ConfigError
 from kbo_pipeline_tests.support.files import EXTRACT_147
