@@ -10,7 +10,43 @@ from kbo_pipeline import settings
 INSTANCE_YAML_MARK = "# Written by kbo"
 
 
-def instance_yaml(retries: int | None = None) -> str:
+KBO_HEADER = f"""\
+{INSTANCE_YAML_MARK} (kbo_pipeline/cli/instance.py); delete this file to have it written again, or edit it and
+# remove this first line to keep your own.
+"""
+
+DEPLOY_HEADER = """\
+# The Dagster instance of the reference deployment (README: Production deployment): runs, event logs and
+# schedules in PostgreSQL, from Dagster's DAGSTER_POSTGRES_* variables. Generated with kbo's own instance
+# settings by `python -m kbo_pipeline.cli.instance deploy > deploy/dagster.yaml`; a test keeps the two equal.
+"""
+
+# psycopg2 named explicitly: SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3, which dagster-postgres
+# 0.29 does not work with (`NOTIFY run_events, $1` is a syntax error there).
+POSTGRES_STORAGE = """\
+storage:
+  postgres:
+    postgres_db:
+      username:
+        env: DAGSTER_POSTGRES_USER
+      password:
+        env: DAGSTER_POSTGRES_PASSWORD
+      hostname:
+        env: DAGSTER_POSTGRES_HOSTNAME
+      db_name:
+        env: DAGSTER_POSTGRES_DB
+      port:
+        env: DAGSTER_POSTGRES_PORT
+      scheme: postgresql+psycopg2
+"""
+
+
+def deploy_instance_yaml() -> str:
+    """deploy/dagster.yaml: kbo's instance settings, storage on PostgreSQL, crashed runs retried twice."""
+    return instance_yaml(retries=2, header=DEPLOY_HEADER + POSTGRES_STORAGE)
+
+
+def instance_yaml(retries: int | None = None, header: str = KBO_HEADER) -> str:
     """The Dagster instance configuration kbo writes: no telemetry or sign-up dialog; run monitoring
     with kbo's launcher, so that a run whose process died is marked failed (within the poll interval);
     automatic retries (from failure) of such runs only, never of a data failure; and a run queue that
@@ -19,9 +55,9 @@ def instance_yaml(retries: int | None = None) -> str:
     writes two per batch step ("Loading file from", "Writing file at"); Dagster's events are kept at
     any level."""
     retries = settings.run_retries() if retries is None else retries
-    return f"""\
-{INSTANCE_YAML_MARK} (kbo_pipeline/cli/instance.py); delete this file to have it written again, or edit it and
-# remove this first line to keep your own.
+    return (
+        header
+        + f"""\
 telemetry:
   enabled: false
 nux:
@@ -52,6 +88,7 @@ run_coordinator:
           applyLimitPerUniqueValue: true
         limit: 1
 """
+    )
 
 
 # The code location as `dagster dev -w workspace.yaml` loads it; `kbo ui` writes this into $DAGSTER_HOME
@@ -82,3 +119,11 @@ def ensure_dagster_home() -> Path:
     if current is None or (current.startswith(INSTANCE_YAML_MARK) and current != instance_yaml()):
         config.write_text(instance_yaml())
     return home
+
+
+if __name__ == "__main__":  # python -m kbo_pipeline.cli.instance deploy > deploy/dagster.yaml
+    import sys
+
+    if sys.argv[1:] != ["deploy"]:
+        sys.exit("usage: python -m kbo_pipeline.cli.instance deploy > deploy/dagster.yaml")
+    sys.stdout.write(deploy_instance_yaml())

@@ -24,14 +24,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def command(name: str) -> str:
+    """A console script of this environment (dagster, dagster-daemon, ...)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+class Service:
+    """A long-running process in a process group of its own, its output in a log file."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path):
+        self.log = log
+        self.process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=open(log, "a"),  # noqa: SIM115 - the child writes it; closed when this process ends
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends it and every process it started
+        )
+
+    def kill(self) -> None:
+        """The process and every process it started, SIGKILLed at once: a crash, no clean-up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+
+
 class Webserver:
-    def __init__(self, env: dict[str, str], cwd: Path, log: Path):
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path, argv: list[str] | None = None):
+        """`dagster dev` on the repository's workspace by default; `argv` runs another webserver command
+        (dagster-webserver -w ...), to which host and port are added."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        dagster = str(Path(sys.executable).with_name("dagster"))
+        argv = argv or [command("dagster"), "dev", "-w", str(WORKSPACE)]
         self.process = subprocess.Popen(
-            [dagster, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(self.port)],
+            [*argv, "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=cwd,
             env={**os.environ, **env},
             stdout=open(log, "w"),  # noqa: SIM115 - the child writes it; closed when this process ends
