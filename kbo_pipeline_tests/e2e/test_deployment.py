@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from kbo_pipeline.cli.instance import deploy_instance_yaml
+from kbo_pipeline.cli.instance import POSTGRES_STORAGE, deploy_instance_yaml
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.dev.postgres import PostgresMissing, postgres_server
@@ -75,10 +75,11 @@ def postgres():
 class Deployment:
     """deploy/dagster.yaml in a fresh DAGSTER_HOME, and the three services as separate processes."""
 
-    def __init__(self, postgres, tmp_path: Path, monkeypatch, extra_env: dict | None = None):
+    def __init__(self, postgres, tmp_path: Path, monkeypatch, extra_env: dict | None = None, instance: str = ""):
+        """`instance`: another dagster.yaml than deploy's (a team's own)."""
         self.home = tmp_path / "dagster_home"
         self.home.mkdir()
-        shutil.copy(DEPLOY / "dagster.yaml", self.home / "dagster.yaml")
+        (self.home / "dagster.yaml").write_text(instance or (DEPLOY / "dagster.yaml").read_text())
         self.landing = tmp_path / "landing"
         self.landing.mkdir()
         self.database = str(tmp_path / "kbo.duckdb")
@@ -163,8 +164,8 @@ class Deployment:
 def deployment(postgres, tmp_path, monkeypatch):
     made = []
 
-    def make(extra_env=None):
-        made.append(Deployment(postgres, tmp_path, monkeypatch, extra_env))
+    def make(extra_env=None, instance=""):
+        made.append(Deployment(postgres, tmp_path, monkeypatch, extra_env, instance))
         return made[-1]
 
     yield make
@@ -238,5 +239,53 @@ def test_code_server_and_daemon_killed_mid_run_are_recovered(deployment, samples
 
         failed, done = deployed.wait_until(recovered, "the killed run failed and its retry succeeded")
     assert done[0].tags.get("dagster/parent_run_id") in {r.run_id for r in failed}
+    with connect(deployed.database) as conn:
+        assert_equals_replay(conn, samples[:2])
+
+
+def test_on_dagsters_default_launcher_and_coordinator_runs_stay_apart_and_a_crash_is_reported(
+    deployment, samples, tmp_path
+):
+    """A team's existing instance: PostgreSQL storage and nothing of kbo's (Dagster's default run launcher
+    and coordinator, no run monitoring, no retries). A second import of the same database waits for the
+    import lock instead of running beside the first; killed, both runs are reported failed by the landing
+    sensor's tick, and re-executing them from failure (the manual part) completes the imports."""
+    marker = tmp_path / "hold"
+    full = parse_file_name(samples[0].name)[0]
+    deployed = deployment(
+        {"KBO_FAILPOINTS": f"{full}/*:wait_before_commit:{marker}"},
+        instance="telemetry:\n  enabled: false\n" + POSTGRES_STORAGE,
+    )
+    marker.touch()
+    deployed.start()
+    shutil.copy(samples[0], deployed.landing)
+    deployed.wait_until(Path(f"{marker}.reached").exists, "the Full held before a commit")
+    elsewhere = tmp_path / "elsewhere"  # not in the landing folder: the sensor leaves it to this test
+    elsewhere.mkdir()
+    update_zip = shutil.copy(samples[1], elsewhere)
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("kbo_extracts", [samples[1].stem])
+        second = deployed.webserver.launch_run(
+            "kbo_import", samples[1].stem, {"ops": {"kbo_extract": {"config": {"zip_path": str(update_zip)}}}}
+        )
+
+        def waits_for_the_lock():
+            return any("waiting for the import lock" in (e.user_message or "") for e in instance.all_logs(second))
+
+        deployed.wait_until(waits_for_the_lock, "the second run waiting for the first one's import lock")
+        first = next(r.run_id for r in instance.get_runs() if r.tags.get("dagster/partition") == samples[0].stem)
+        deployed.code_server.kill()  # the host of both runs crashed
+        marker.unlink()
+        deployed.start_code_server()
+
+        def reported():
+            runs = [instance.get_run_by_id(run_id) for run_id in (first, second)]
+            return all(r.status == DagsterRunStatus.FAILURE for r in runs) and runs
+
+        for run in deployed.wait_until(reported, "both runs reported failed by the sensor"):
+            failure = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_FAILURE).records
+            assert "run worker died" in failure[-1].event_log_entry.dagster_event.message
+    for run_id in (first, second):
+        assert deployed.webserver.wait_for(deployed.webserver.reexecute(run_id)) == "SUCCESS"
     with connect(deployed.database) as conn:
         assert_equals_replay(conn, samples[:2])
