@@ -153,6 +153,11 @@ def use_dagster_home(path: Path) -> None:
     os.environ["DAGSTER_HOME"] = str(path)
 
 
+def set_variable(name: str, value: str) -> None:
+    """Set a variable in this process's environment (a benchmark pointing Dagster at its own server)."""
+    os.environ[name] = value
+
+
 def unset(name: str) -> None:
     """Drop a setting from this process's environment, so that its default applies."""
     os.environ.pop(name, None)

@@ -59,7 +59,8 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server(database: str = "dagster") -> Iterator[PostgresServer]:
+def postgres_server(database: str = "dagster", durable: bool = False) -> Iterator[PostgresServer]:
+    """`durable`: fsync on, as in production (a benchmark); off by default (tests: nothing to keep)."""
     binaries = server_binaries()
     # Not under pytest's tmp_path: its parents are private to root, and the server user must reach the folder.
     root = Path(tempfile.mkdtemp(prefix="kbo-postgres-"))
@@ -77,7 +78,7 @@ def postgres_server(database: str = "dagster") -> Iterator[PostgresServer]:
             check=True,
             capture_output=True,
         )
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1" + ("" if durable else " -c fsync=off")
         subprocess.run(
             _as_server_user([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "120", "start"]),
             check=True,
