@@ -180,7 +180,7 @@ def test_the_sensor_applies_a_full_and_two_updates_and_a_restart_keeps_everythin
         shutil.copy(path, deployed.landing)
     keys = sorted(p.stem for p in samples[:3])
     deployed.wait_until(lambda: deployed.successful_partitions() == keys, "three runs applied by the sensor")
-    with connect(deployed.database) as conn:
+    with connect(deployed.database, read_only=True, lock_wait_seconds=60) as conn:  # the sensor reads it too
         assert_equals_replay(conn, samples[:3])
         batches = dict(
             conn.execute(
@@ -207,7 +207,7 @@ def test_the_sensor_applies_a_full_and_two_updates_and_a_restart_keeps_everythin
     keys = sorted([*keys, samples[3].stem])
     deployed.wait_until(lambda: deployed.successful_partitions() == keys, "the fourth extract applied")
     assert len(deployed.runs()) == 4
-    with connect(deployed.database) as conn:
+    with connect(deployed.database, read_only=True, lock_wait_seconds=60) as conn:  # the sensor reads it too
         assert_equals_replay(conn, samples[:4])
 
 
@@ -239,7 +239,7 @@ def test_code_server_and_daemon_killed_mid_run_are_recovered(deployment, samples
 
         failed, done = deployed.wait_until(recovered, "the killed run failed and its retry succeeded")
     assert done[0].tags.get("dagster/parent_run_id") in {r.run_id for r in failed}
-    with connect(deployed.database) as conn:
+    with connect(deployed.database, read_only=True, lock_wait_seconds=60) as conn:  # the sensor reads it too
         assert_equals_replay(conn, samples[:2])
 
 
@@ -287,5 +287,5 @@ def test_on_dagsters_default_launcher_and_coordinator_runs_stay_apart_and_a_cras
             assert "run worker died" in failure[-1].event_log_entry.dagster_event.message
     for run_id in (first, second):
         assert deployed.webserver.wait_for(deployed.webserver.reexecute(run_id)) == "SUCCESS"
-    with connect(deployed.database) as conn:
+    with connect(deployed.database, read_only=True, lock_wait_seconds=60) as conn:  # the sensor reads it too
         assert_equals_replay(conn, samples[:2])

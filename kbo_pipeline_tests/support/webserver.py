@@ -59,22 +59,16 @@ class Service:
             pass
 
 
-class Webserver:
+class Webserver(Service):
     def __init__(self, env: dict[str, str], cwd: Path, log: Path, argv: list[str] | None = None):
-        """`dagster dev` on the repository's workspace by default; `argv` runs another webserver command
-        (dagster-webserver -w ...), to which host and port are added."""
+        """`dagster dev` on the repository's workspace by default (in its process group: the webserver,
+        the daemon and the code servers); `argv` runs another webserver command (dagster-webserver -w ...),
+        to which host and port are added. Up once the code location has loaded."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
         argv = argv or [command("dagster"), "dev", "-w", str(WORKSPACE)]
-        self.process = subprocess.Popen(
-            [*argv, "-h", "127.0.0.1", "-p", str(self.port)],
-            cwd=cwd,
-            env={**os.environ, **env},
-            stdout=open(log, "w"),  # noqa: SIM115 - the child writes it; closed when this process ends
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stop() ends the webserver, daemon and code servers
-        )
+        log.unlink(missing_ok=True)
+        super().__init__([*argv, "-h", "127.0.0.1", "-p", str(self.port)], env, cwd, log)
         self._wait_until_up()
 
     def _wait_until_up(self, timeout: float = 120) -> None:
@@ -166,19 +160,3 @@ class Webserver:
         with DagsterInstance.get() as instance:
             records = instance.get_records_for_run(run_id, of_type=DagsterEventType(event_type), limit=100_000).records
         return [r.event_log_entry.step_key for r in records]
-
-    def kill(self) -> None:
-        """The host going down, as far as Dagster can tell: SIGKILL to the webserver, the daemon, the code
-        server and every run worker at once, no clean-up of any kind."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-        except ProcessLookupError:
-            pass
