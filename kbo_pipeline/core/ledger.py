@@ -46,13 +46,15 @@ class FailureKind(StrEnum):
 
 
 def active_job(conn: duckdb.DuckDBPyConnection, extract_number: int) -> int | None:
-    """The job the steps after an extract's start carry on with: its begun, unfinished job. None when the
-    start found nothing to do (applied, older than the latest applied, left rolled back), or when
-    another run has since finished or rolled it back."""
+    """The job the steps after an extract's start carry on with: its begun, unfinished job, newer than the
+    latest applied extract (begin_job starts no other). None when the start found nothing to do
+    (applied, left rolled back, or older than the latest applied, whatever an old failed attempt of it
+    left in the ledger), or when another run has since finished or rolled it back."""
     row = conn.execute(
         "SELECT job_id FROM import_jobs WHERE extract_number = $number AND list_contains($unfinished, status) "
-        "AND started_at IS NOT NULL",
-        {"number": extract_number, "unfinished": list(UNFINISHED_JOBS)},
+        "AND started_at IS NOT NULL AND extract_number > coalesce("
+        "(SELECT max(extract_number) FROM import_jobs WHERE status = $completed), -1)",
+        {"number": extract_number, "unfinished": list(UNFINISHED_JOBS), "completed": JobStatus.COMPLETED},
     ).fetchone()
     return row[0] if row else None
 

@@ -19,10 +19,14 @@ from kbo_pipeline import settings
 from kbo_pipeline.cli.runs import import_run_config, launch_import
 from kbo_pipeline.core.database import connect, resolve_database
 from kbo_pipeline.core.entities import TABLES
+from kbo_pipeline.core.extract import read_extract
+from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.jobs import begin_job, record_failure
 from kbo_pipeline.definitions import defs, get_audit_job, get_import_job
 from kbo_pipeline.defs.resources import KboDatabase
 from kbo_pipeline.settings import DATABASE_TAG
 from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.fulls import current_state, full_zip
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import table_checksums
 
@@ -214,3 +218,30 @@ def test_a_run_for_another_database_carries_that_database_tag(dagster_home, tmp_
         with execute_job(reconstructable(get_audit_job), instance=instance, run_config=run_config) as result:
             assert result.success
             assert instance.get_run_by_id(result.run_id).tags[DATABASE_TAG] == resolve_database(other)
+
+
+def test_an_extract_older_than_the_latest_applied_is_not_staged_over_an_old_failed_attempt(
+    dagster_home, tmp_path, samples
+):
+    """Steps read their job from the ledger. An old failed attempt of 141 (begun, never staged), then a
+    Full 150 applied over it: importing 141 again finds nothing to do, and no step may take the old
+    attempt for this run's job and stage 141 on top of 150."""
+    database = str(tmp_path / "kbo.duckdb")
+    work = tmp_path / "work"
+    with connect(database) as conn:
+        import_extract(conn, samples[0], work)
+        extract = read_extract(samples[1])
+        start = begin_job(conn, extract)
+        record_failure(conn, "an earlier attempt failed", job_id=start.job_id)
+        import_extract(conn, full_zip(tmp_path / "full", 150, current_state(conn)), work)
+        before = table_checksums(conn)
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, samples[1], database, work_dir=work) as result:
+            assert result.success
+    with connect(database) as conn:
+        assert table_checksums(conn) == before
+        assert conn.execute("SELECT status FROM import_jobs WHERE extract_number = 141").fetchone()[0] == "failed"
+        assert (
+            conn.execute("SELECT count(*) FROM import_job_batches WHERE job_id = $j", {"j": start.job_id}).fetchone()[0]
+            == 0
+        )
