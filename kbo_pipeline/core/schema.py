@@ -8,6 +8,7 @@ from functools import cache
 import duckdb
 
 from kbo_pipeline.core.entities import ENTITIES, Entity
+from kbo_pipeline.core.migrations import SCHEMA_VERSION, migrate, schema_version
 from kbo_pipeline.core.primary_names import name_changes_table
 from kbo_pipeline.core.templates import render, sql_text
 
@@ -73,20 +74,24 @@ def schema_fingerprint() -> str:
     return hashlib.sha256("\n".join(_schema_statements()).encode()).hexdigest()[:16]
 
 
-def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create every table the importer uses; safe to run on an existing database. A database whose
-    `import_schema` fingerprint matches this DDL is left alone: running the DDL costs 50-80 ms (its
-    views and macros are replaced), and every run needs the schema three times."""
+def create_schema(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create every table the importer uses, migrating a database made by an earlier release first
+    (core/migrations.py); safe to run on an existing database. Returns what was migrated. A database
+    whose `import_schema` fingerprint matches this DDL, at this schema version, is left alone: running
+    the DDL costs 50-80 ms (its views and macros are replaced), and every run needs the schema three
+    times."""
     if conn.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'import_schema' "
         "AND database_name = current_database() AND schema_name = current_schema()"
     ).fetchone()[0]:
         stored = conn.execute("SELECT max(fingerprint) FROM import_schema").fetchone()[0]
-        if stored == schema_fingerprint():
-            return
+        if stored == schema_fingerprint() and schema_version(conn) == SCHEMA_VERSION:
+            return []
+    migrated = migrate(conn)
     for statement in _schema_statements():
         conn.execute(statement)
     conn.execute(
         "CREATE OR REPLACE TABLE import_schema AS SELECT $fingerprint AS fingerprint",
         {"fingerprint": schema_fingerprint()},
     )
+    return migrated

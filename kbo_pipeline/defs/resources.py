@@ -61,8 +61,12 @@ class KboDatabase(DuckDBResource):
         log = context.log.warning if context.log else None
         self._lock.acquire(f"dagster run {run_id}", on_wait=log)  # run_monitor.run_holder
         # From now on the state file exists, so no sensor tick opens the database while this run writes it.
+        # The first run after an upgrade migrates the database here, and says so (a warning: an operator
+        # running `kbo import` on a terminal sees warnings only).
         try:
-            self.publish_state()
+            for line in self.publish_state():
+                if log:
+                    log(line)
         except duckdb.Error as exc:  # held elsewhere still: the steps wait or retry; the state file can wait
             if log:
                 log(f"ledger state file not written at start: {exc}")
@@ -114,10 +118,12 @@ class KboDatabase(DuckDBResource):
         if held is not None:
             held.close()
 
-    def publish_state(self) -> None:
+    def publish_state(self) -> list[str]:
+        """Bring the schema up to date and write the ledger state file; what was migrated."""
         with self.get_connection() as conn:
-            create_schema(conn)
+            migrated = create_schema(conn)
             write_state(self.database, read_ledger(conn))
+        return migrated
 
 
 class KboPaths(ConfigurableResource):
