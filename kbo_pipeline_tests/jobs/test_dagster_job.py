@@ -1,6 +1,8 @@
 """The kbo_import job through execute_job on a real (temporary) instance, as the UI runs it."""
 
+import gzip
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -29,6 +31,7 @@ from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import table_checksums
+from kbo_pipeline_tests.unit.test_migrations import PREVIOUS_RELEASE
 
 
 def materialized(result) -> dict[str, dict]:
@@ -245,3 +248,16 @@ def test_an_extract_older_than_the_latest_applied_is_not_staged_over_an_old_fail
             conn.execute("SELECT count(*) FROM import_job_batches WHERE job_id = $j", {"j": start.job_id}).fetchone()[0]
             == 0
         )
+
+
+def test_the_first_run_on_a_database_of_an_earlier_release_says_what_it_migrated(dagster_home, tmp_path, samples):
+    database = tmp_path / "kbo.duckdb"
+    with gzip.open(PREVIOUS_RELEASE) as packed, open(database, "wb") as unpacked:
+        shutil.copyfileobj(packed, unpacked)
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, samples[1], str(database), work_dir=tmp_path / "work") as result:
+            assert result.success
+            said = [e.user_message for e in instance.all_logs(result.run_id)]
+        assert any(line.startswith("schema migrated to version") for line in said), said
+    with connect(str(database)) as conn:
+        assert_equals_replay(conn, samples[:2])
