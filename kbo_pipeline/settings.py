@@ -59,7 +59,7 @@ def export_dir(database: str | None = None) -> Path:
     return _beside(database, ".exports", DEFAULT_EXPORT_DIR)
 
 
-def _seconds(name: str, default: str) -> float:
+def _seconds(name: str, default: str, unit: str = "seconds") -> float:
     """A duration from the environment: a finite number, not negative (nan would wait forever)."""
     text = os.environ.get(name, default)
     try:
@@ -67,7 +67,7 @@ def _seconds(name: str, default: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{name} must be a number of seconds (0 or more), not {text!r}")
+        raise ConfigError(f"{name} must be a number of {unit} (0 or more), not {text!r}")
     return value
 
 
@@ -103,12 +103,34 @@ def portal_interval() -> int:
     return int(os.environ.get("KBO_PORTAL_INTERVAL", "3600"))
 
 
+def max_age_hours() -> float:
+    """KBO_MAX_AGE_HOURS: the freshness limit, hours since the latest extract was applied."""
+    return _seconds("KBO_MAX_AGE_HOURS", "48", unit="hours")
+
+
+def alert_webhook_url() -> str | None:
+    """KBO_ALERT_WEBHOOK_URL: where a failed run is reported (a Slack or Teams incoming webhook)."""
+    return os.environ.get("KBO_ALERT_WEBHOOK_URL") or None
+
+
+def alert_timeout() -> float:
+    """KBO_ALERT_TIMEOUT_SECONDS: how long posting an alert may take before it is given up."""
+    return _seconds("KBO_ALERT_TIMEOUT_SECONDS", "10")
+
+
+def ui_url() -> str:
+    """KBO_UI_URL: the Dagster UI's address, for the links in alerts."""
+    return os.environ.get("KBO_UI_URL", "http://127.0.0.1:3000").rstrip("/")
+
+
 def check_environment() -> None:
     """Every numeric setting read once, so that a bad value is a plain message at the start of a
     command rather than a traceback inside a run."""
     lock_timeout()
     hold_seconds()
     resource_retry_seconds()
+    max_age_hours()
+    alert_timeout()
     for name, read in (
         ("KBO_SENSOR_INTERVAL", sensor_interval),
         ("KBO_PORTAL_INTERVAL", portal_interval),

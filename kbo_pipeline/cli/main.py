@@ -25,6 +25,7 @@ from kbo_pipeline.core.database import (
     resolve_database,
 )
 from kbo_pipeline.core.extract import ExtractError, ExtractType, parse_file_name
+from kbo_pipeline.core.freshness import freshness
 from kbo_pipeline.core.import_lock import ImportLock, is_held
 from kbo_pipeline.core.ledger import JobStatus, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
@@ -142,9 +143,9 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
             "SELECT status FROM import_jobs WHERE job_id = coalesce($j, (SELECT max(job_id) FROM import_jobs))",
             {"j": job_id},
         ).fetchone()
-        return f"database: {database}\n\n" + jobs_table(conn) + "\n\n" + job_report(conn, job_id), state[
-            0
-        ] if state else None
+        fresh = freshness(conn, settings.max_age_hours()).describe()
+        text = f"database: {database}\nfreshness: {fresh}\n\n" + jobs_table(conn) + "\n\n" + job_report(conn, job_id)
+        return text, state[0] if state else None
 
     def busy(message: str) -> None:
         print(message, file=sys.stderr)

@@ -10,10 +10,12 @@ from dagster import (
     Failure,
     MetadataValue,
     OpExecutionContext,
+    asset_check,
     multi_asset_check,
     op,
 )
 
+from kbo_pipeline import settings
 from kbo_pipeline.core.data_checks import (
     SPECS,
     CheckOutcome,
@@ -25,6 +27,8 @@ from kbo_pipeline.core.data_checks import (
     failure,
     warnings,
 )
+from kbo_pipeline.core.database import DatabaseBusy
+from kbo_pipeline.core.freshness import freshness
 from kbo_pipeline.defs.assets import asset_key
 from kbo_pipeline.defs.partitions import extract_number
 from kbo_pipeline.defs.resources import KboDatabase
@@ -61,6 +65,31 @@ def _result(outcome: CheckOutcome) -> AssetCheckResult:
         passed=outcome.passed,
         severity=_SEVERITY[outcome.spec.severity],
         metadata=outcome.metadata,
+    )
+
+
+@asset_check(
+    asset=asset_key("code"),
+    name="extract_is_fresh",
+    description="The latest extract was applied less than KBO_MAX_AGE_HOURS ago (48 by default): a daily "
+    "pipeline that stopped fails it. Evaluated after every import and every hour (kbo_freshness_schedule).",
+)
+def extract_is_fresh(context: AssetCheckExecutionContext, kbo_db: KboDatabase) -> AssetCheckResult:
+    limit = settings.max_age_hours()
+    try:
+        state = kbo_db.read(lambda conn: freshness(conn, limit))
+    except DatabaseBusy:  # an import step holds the database: the pipeline is not stopped
+        return AssetCheckResult(passed=True, description="an import holds the database: it is running")
+    context.log.info(state.describe()) if state.fresh else context.log.warning(state.describe())
+    return AssetCheckResult(
+        passed=state.fresh,
+        severity=AssetCheckSeverity.WARN,
+        description=state.describe(),
+        metadata={
+            "latest_extract": state.latest_extract if state.latest_extract is not None else -1,
+            "age_hours": MetadataValue.float(round(state.age_hours, 2) if state.age_hours is not None else -1.0),
+            "max_age_hours": MetadataValue.float(limit),
+        },
     )
 
 

@@ -13,8 +13,9 @@ from dagster import (
 from kbo_pipeline import settings
 from kbo_pipeline.core.database import resolve_database
 from kbo_pipeline.defs.assets import GROUP
-from kbo_pipeline.defs.checks import kbo_audit_database
+from kbo_pipeline.defs.checks import extract_is_fresh, kbo_audit_database
 from kbo_pipeline.defs.ops import kbo_fetch_extract, kbo_rollback_extract
+from kbo_pipeline.defs.resources import READ_ONLY_TAG
 
 # The run queue (dagster.yaml) lets one run with a given kbo/database tag run at a time: the database
 # this code location writes.
@@ -63,5 +64,20 @@ def kbo_fetch():
     kbo_fetch_extract()
 
 
-JOBS = [kbo_import_job, kbo_rollback, kbo_fetch, kbo_audit]
-SCHEDULES = [kbo_weekly_audit]
+# The freshness check alone, every hour: it only reads the ledger (no import lock, outside the run queue).
+kbo_freshness = define_asset_job(
+    "kbo_freshness",
+    selection=AssetSelection.checks(extract_is_fresh),
+    executor_def=in_process_executor,
+    tags={READ_ONLY_TAG: "true"},
+    description="Is the latest extract recent enough (KBO_MAX_AGE_HOURS)? Fails its check when the pipeline stopped.",
+)
+kbo_freshness_schedule = ScheduleDefinition(
+    name="kbo_freshness_schedule",
+    job=kbo_freshness,
+    cron_schedule="17 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+JOBS = [kbo_import_job, kbo_rollback, kbo_fetch, kbo_audit, kbo_freshness]
+SCHEDULES = [kbo_weekly_audit, kbo_freshness_schedule]

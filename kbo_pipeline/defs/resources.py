@@ -15,9 +15,14 @@ from kbo_pipeline import settings
 from kbo_pipeline.core.database import connect, interrupts_raised, open_connection, resolve_database
 from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.ledger_state import read_ledger, write_state
+from kbo_pipeline.core.progress import read_with_retries
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.defs.run_coordinator import tag_database
 from kbo_pipeline.defs.run_monitor import record_worker
+
+# The tag of a job that only reads the database (the freshness check): its runs take no import lock and
+# write no ledger state file, so an hourly check never delays an import.
+READ_ONLY_TAG = "kbo/read_only"
 
 # A reader elsewhere (kbo status, a query) holds the file for moments: wait that out at connect time
 # rather than fail a step (asset checks have no retry policy). Longer holds go to the retry policy.
@@ -52,7 +57,7 @@ class KboDatabase(DuckDBResource):
     _held_since: float = PrivateAttr(default=0.0)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        if context.run is None:  # a sensor's tick or a test: it reads, holds nothing
+        if context.run is None or context.run.tags.get(READ_ONLY_TAG):  # a tick, a test, a read-only job
             return
         record_worker(context)
         run_id = context.run.run_id
@@ -111,6 +116,14 @@ class KboDatabase(DuckDBResource):
         cursor.close()
         if time.monotonic() - self._held_since >= self.hold_seconds:
             self.release()
+
+    def read(self, query):
+        """query(conn) for a step that only reads: on the run's connection when this run holds the
+        database, else on a read-only one, waiting out an import step that holds the file."""
+        if self._lock is not None:
+            with self.get_connection() as conn:
+                return query(conn)
+        return read_with_retries(self.database, query)
 
     def release(self) -> None:
         """Close the database if this run holds it open (DuckDB checkpoints it then)."""

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from dagster import (
+    AssetObservation,
     DagsterInstance,
     DagsterInvariantViolationError,
     DagsterRunStatus,
@@ -32,12 +33,13 @@ from kbo_pipeline.core.database import resolve_database
 from kbo_pipeline.core.extract import partition_key_for
 from kbo_pipeline.core.ledger import UNFINISHED_JOBS, FailureKind
 from kbo_pipeline.core.ledger_state import current_ledger
+from kbo_pipeline.defs.assets import asset_key
 from kbo_pipeline.defs.jobs import kbo_fetch, kbo_import_job
 from kbo_pipeline.defs.partitions import extract_partitions
 from kbo_pipeline.defs.resources import KboDatabase, KboPaths
 from kbo_pipeline.defs.run_monitor import reap_dead_runs
 from kbo_pipeline.sources.landing import choose_next, content_key, judge, list_landing, remember, stable_files
-from kbo_pipeline.sources.portal import PortalError, portal_client, wanted_extracts
+from kbo_pipeline.sources.portal import PortalError, extracts_to_apply, portal_client, wanted_extracts
 
 DATABASE_TAG = settings.DATABASE_TAG
 FETCH_TAG = "kbo/fetch"  # the file a portal download run fetches
@@ -211,23 +213,39 @@ def build_portal_sensor(fetch_job):
             offered = portal_client(timeout=30).list_extracts()
         except PortalError as exc:
             return SkipReason(str(exc))
+        behind = len(extracts_to_apply(offered, state.latest_applied))
+        context.log.info(f"the database is {behind} extract(s) behind the portal")
+        observed = [
+            AssetObservation(
+                asset_key=asset_key("extract"),
+                metadata={
+                    "extracts_behind_portal": behind,
+                    "latest_applied": state.latest_applied if state.latest_applied is not None else -1,
+                    "offered_on_portal": len(offered),
+                },
+            )
+        ]
         wanted = wanted_extracts(offered, Path(kbo_paths.landing_dir), state.latest_applied)
         # No run key (a download that failed is tried again at the next look), but never two downloads
         # of one file at a time.
         busy = {name for name in wanted if fetch_in_flight(_instance(context), name)}
         wanted = [name for name in wanted if name not in busy]
         if not wanted:
-            return SkipReason(
-                f"nothing new on the portal ({len(offered)} extracts offered)"
-                + (f"; downloading {', '.join(sorted(busy))}" if busy else "")
+            return SensorResult(
+                skip_reason=f"nothing new on the portal ({len(offered)} extracts offered, the database is "
+                f"{behind} behind)" + (f"; downloading {', '.join(sorted(busy))}" if busy else ""),
+                asset_events=observed,
             )
-        return [
-            RunRequest(
-                run_config={"ops": {"kbo_fetch_extract": {"config": {"file_name": name}}}},
-                tags={"kbo/source": "portal", FETCH_TAG: name},
-            )
-            for name in wanted
-        ]
+        return SensorResult(
+            run_requests=[
+                RunRequest(
+                    run_config={"ops": {"kbo_fetch_extract": {"config": {"file_name": name}}}},
+                    tags={"kbo/source": "portal", FETCH_TAG: name},
+                )
+                for name in wanted
+            ],
+            asset_events=observed,
+        )
 
     return kbo_portal_sensor
 

@@ -201,8 +201,15 @@ class PortalClient:
 
 
 def wanted_extracts(offered: list[str], landing: Path, latest_applied: int | None) -> list[str]:
-    """What to download: extracts newer than the latest applied (or, with nothing applied, the newest
-    Full and what follows it) that the landing folder does not hold yet."""
+    """What to download: the extracts the database lacks (extracts_to_apply) that the landing folder does
+    not hold yet."""
+    present = {p.name for p in landing.glob("*.zip")} if landing.is_dir() else set()
+    return [n for n in extracts_to_apply(offered, latest_applied) if n not in present]
+
+
+def extracts_to_apply(offered: list[str], latest_applied: int | None) -> list[str]:
+    """The portal's extracts the database is behind by, in order: those newer than the latest applied
+    (or, with nothing applied, the newest Full and what follows it)."""
     parsed = []
     for name in offered:
         try:
@@ -219,8 +226,7 @@ def wanted_extracts(offered: list[str], landing: Path, latest_applied: int | Non
         ]
     else:
         keep = [name for (number, kind), name in parsed if number > latest_applied and kind == ExtractType.UPDATE]
-    present = {p.name for p in landing.glob("*.zip")} if landing.is_dir() else set()
-    return sorted((n for n in keep if n not in present), key=lambda n: parse_file_name(n)[0])
+    return sorted(keep, key=lambda n: parse_file_name(n)[0])
 
 
 def fetch_new(client: PortalClient, landing: Path, latest_applied: int | None, log=print) -> list[Path]:

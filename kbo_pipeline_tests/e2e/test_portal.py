@@ -129,6 +129,10 @@ def test_the_portal_sensor_is_off_without_credentials_and_requests_downloads(
         with sensor_context(instance) as context:
             data = kbo_portal_sensor.evaluate_tick(context)
         assert [r.tags["kbo/fetch"] for r in data.run_requests] == [p.name for p in samples[:3]]
+        # How far behind the portal the database is: in the tick's log and on the extract asset's page.
+        [observed] = data.asset_events
+        assert observed.asset_key.to_user_string() == "kbo/extract"
+        assert observed.metadata["extracts_behind_portal"].value == 3
         # No run key: a download that failed is requested again at the next look (red team).
         assert all(r.run_key is None for r in data.run_requests)
         assert "s3cret" not in repr(data.run_requests)

@@ -74,6 +74,10 @@ def test_the_ui_shows_the_assets_the_applied_table_and_the_run(tmp_path, dagster
                 f"{server.url}/runs/{run_id}",
                 ["kbo_import", "Success", "KboOpenData_0147_2025_10_12_Update", "kbo_staging", "kbo_finalize"],
             ),
+            # Knowing when it stops: the freshness check on `code`, evaluated by the import just run, and
+            # the sensor that posts failed runs.
+            "freshness": (f"{server.url}/assets/kbo/code?view=checks", ["extract_is_fresh"]),
+            "alert": (f"{server.url}/automation", ["kbo_alert_on_failure", "kbo_freshness_schedule"]),
         }
         for name, (url, expected) in pages.items():
             text = rendered_text(url, tmp_path / f"profile-{name}")

@@ -62,9 +62,9 @@ def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
         } <= steps
         assert set(metadata) == {"extract", "code", "parquet_exports", *TABLES, *(f"staging_{t}" for t in TABLES)}
         checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        assert len(checks) == 17 and all(
+        assert len(checks) == 18 and all(
             c.passed or c.severity.value == "WARN" for c in checks
-        )  # 16 data checks, 1 export check
+        )  # 16 data checks, 1 export check, the freshness check
         assert {c.check_name for c in checks if c.passed} >= {
             "one_current_row_per_key",
             "rows_applied_equal_rows_staged",

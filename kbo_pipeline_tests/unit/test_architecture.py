@@ -55,7 +55,10 @@ def describe_definitions() -> str:
     ]
     lines += [f"check {key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys]
     lines += [f"job {job.name}" for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
-    lines += [f"sensor {sensor.name} -> {sensor.job_name}" for sensor in defs.sensors or ()]
+    lines += [
+        f"sensor {sensor.name} -> {sensor.job_name if sensor.targets else '(runs of every job)'}"
+        for sensor in defs.sensors or ()
+    ]
     lines += [f"schedule {s.name} -> {s.job_name} at {s.cron_schedule}" for s in defs.schedules or ()]
     return "\n".join(sorted(lines)) + "\n"
 
@@ -108,5 +111,5 @@ def test_definitions_load_the_defs_package_without_lists_by_hand():
     source = (PACKAGE / "definitions.py").read_text()
     assert "from kbo_pipeline.defs." not in source
     defs = definitions.defs
-    assert {s.name for s in defs.sensors} == {"kbo_extract_sensor", "kbo_portal_sensor"}
+    assert {s.name for s in defs.sensors} == {"kbo_extract_sensor", "kbo_portal_sensor", "kbo_alert_on_failure"}
     assert set(defs.resources) == {"kbo_db", "kbo_paths"} and set(defs.loggers) == {"console"}
