@@ -8,7 +8,8 @@ the batch's name (`<table>_<operation>_<NNNN>`, as in the step name) or against 
 
 - `before_sql`: inside the batch's transaction, before its data change;
 - `before_commit`: after the data change and the ledger update, just before the commit;
-- `kill_before_commit`: as `before_commit`, but the process is killed (SIGKILL) instead of raising;
+- `kill_before_commit`: as `before_commit`, but the process is killed (SIGKILL) instead of raising; with
+  MARKER, the marker is renamed `MARKER.fired` first, so that it kills once;
 - `wait_before_commit`: as `before_commit`, but the batch waits there, its transaction open, while MARKER
   exists (it writes `MARKER.reached` when it gets there): a test kills whatever it likes meanwhile.
 
@@ -55,6 +56,8 @@ def hit(point: str, name: str, extract_number: int | None = None) -> None:
             if marker is not None and not Path(marker).exists():
                 continue
             if wanted.startswith("kill_"):
+                if marker is not None:  # fires once: the retry of the killed run gets past it
+                    Path(marker).rename(marker + ".fired")
                 os.kill(os.getpid(), signal.SIGKILL)
             if wanted.startswith("wait_"):
                 Path(marker + ".reached").write_text(str(os.getpid()))

@@ -548,8 +548,10 @@ def write_samples(
     changes: int = 40,
     seed: int = 147,
     published: date = date(2025, 10, 5),
+    spikes: dict[int, int] | None = None,
 ) -> list[Path]:
-    """Write Full `first_number` and `updates` consecutive Updates into `out`; return their paths."""
+    """Write Full `first_number` and `updates` consecutive Updates into `out`; return their paths.
+    `spikes` maps an update's index (1 for the first) to its number of changes, in place of `changes`."""
     out = Path(out)
     generator = SampleGenerator(seed)
     paths = []
@@ -565,7 +567,7 @@ def write_samples(
             for table, rows in generator.full(enterprises).items():
                 members[f"{table}.csv"] = entity_csv(table, rows)
         else:
-            deletes, inserts = generator.update(changes)
+            deletes, inserts = generator.update((spikes or {}).get(index, changes))
             for entity in ENTITIES:
                 members[entity.delete_member] = delete_csv(entity.table, deletes[entity.table])
                 members[entity.insert_member] = entity_csv(entity.table, inserts[entity.table])

@@ -218,7 +218,7 @@ def test_a_killed_run_worker_and_a_killed_host_are_resumed_from_failure(tmp_path
     server = Webserver(env, tmp_path, log)
     try:
         [killed] = wait_for_run(samples[1].stem, {"FAILURE"}, log=log)
-        kill_worker.unlink()
+        assert Path(f"{kill_worker}.fired").exists()  # the failpoint fired once and disarmed itself
         assert server.wait_for(server.reexecute(killed.run_id)) == "SUCCESS"
         wait_for_file(Path(f"{hold}.reached"))
         [held] = wait_for_run(samples[2].stem, {"STARTED"}, log=log)
