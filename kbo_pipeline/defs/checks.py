@@ -80,7 +80,7 @@ def extract_is_fresh(context: AssetCheckExecutionContext, kbo_db: KboDatabase) -
         state = kbo_db.read(lambda conn: freshness(conn, limit))
     except DatabaseBusy:  # an import step holds the database: the pipeline is not stopped
         return AssetCheckResult(passed=True, description="an import holds the database: it is running")
-    context.log.info(state.describe()) if state.fresh else context.log.warning(state.describe())
+    (context.log.info if state.fresh else context.log.warning)(state.describe())
     return AssetCheckResult(
         passed=state.fresh,
         severity=AssetCheckSeverity.WARN,
