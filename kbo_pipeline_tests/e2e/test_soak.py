@@ -5,7 +5,7 @@ SIGKILL in each: of the run worker (a failpoint kills it mid-batch) or of every 
 human action: run monitoring shows each crashed run failed and Dagster retries it from failure. After
 every extract the database equals the replay, and `kbo audit`'s checks are clean at the end.
 
-Slow (about 15 min here): `make test-all` runs it, CI's default suite does not. Deterministic for its seed
+Slow (9 to 10 min here): `make test-all` runs it, CI's default suite does not. Deterministic for its seed
 (the extracts and where each crash lands); it prints its figures.
 """
 
