@@ -6,7 +6,6 @@ server binaries the server tests are skipped, unless KBO_REQUIRE_POSTGRES is set
 import configparser
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.dev.postgres import PostgresMissing, postgres_server
 from kbo_pipeline_tests.support.files import ROOT
 from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.runs import wait_until
 from kbo_pipeline_tests.support.webserver import Service, Webserver, command, free_port
 
 pytestmark = pytest.mark.deployment
@@ -147,14 +147,9 @@ class Deployment:
         return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data]
 
     def wait_until(self, condition, what: str, timeout: float = 300):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = condition()
-            if found:
-                return found
-            time.sleep(1)
-        logs = "\n".join(p.read_text()[-2000:] for p in self.tmp_path.glob("*.log"))
-        raise AssertionError(f"{what}: not within {timeout} s\n{logs}")
+        return wait_until(
+            condition, what, timeout, lambda: "\n".join(p.read_text()[-2000:] for p in self.tmp_path.glob("*.log"))
+        )
 
     def successful_partitions(self) -> list[str]:
         return sorted(r["tags"].get("dagster/partition", "") for r in self.runs() if r["status"] == "SUCCESS")

@@ -26,6 +26,7 @@ from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.dev.sample import write_samples
 from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.runs import wait_until
 from kbo_pipeline_tests.support.webserver import Webserver
 
 SEED = 2026
@@ -43,16 +44,6 @@ def tables_with_inserts(path: Path) -> list[str]:
             if member and zf.read(member).count(b"\n") > 1:
                 found.append(entity.table)
     return found
-
-
-def wait_until(condition, what: str, timeout: float = 600):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 @pytest.mark.slow

@@ -7,14 +7,13 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context, execute_job, reconstructable
+from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
-from kbo_pipeline.cli.runs import import_run_config, launch_import
 from kbo_pipeline.core.alerts import redact
 from kbo_pipeline.core.freshness import freshness
 from kbo_pipeline.core.importer import import_extract
-from kbo_pipeline.definitions import get_import_job
 from kbo_pipeline.defs.alerts import kbo_alert_on_failure
+from kbo_pipeline_tests.support.runs import run_with_a_gap
 
 SECRET = "s3cr3t-hook-token"
 
@@ -54,20 +53,8 @@ class Webhook:
 @pytest.fixture
 def failed_run(dagster_home, tmp_path, samples):
     """A run of extract 142 refused for the gap (141 missing): what the alert reports on."""
-    database = str(tmp_path / "kbo.duckdb")
     with DagsterInstance.get() as instance:
-        with launch_import(instance, samples[0], database, work_dir=tmp_path / "work") as result:
-            assert result.success
-        instance.add_dynamic_partitions("kbo_extracts", [samples[2].stem])
-        with execute_job(
-            reconstructable(get_import_job),
-            instance=instance,
-            run_config=import_run_config(samples[2], database, str(tmp_path / "work")),
-            tags={"dagster/partition": samples[2].stem},
-        ) as gap:
-            assert not gap.success
-            run_id = gap.run_id
-        yield instance, run_id
+        yield instance, run_with_a_gap(instance, samples, str(tmp_path / "kbo.duckdb"), tmp_path / "work")
 
 
 def evaluate(instance, run_id):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 from dagster import (
+    DagsterEventType,
     DagsterInstance,
     ReexecutionOptions,
     build_resources,
@@ -18,7 +19,7 @@ from dagster import (
 )
 
 from kbo_pipeline import settings
-from kbo_pipeline.cli.runs import import_run_config, launch_import
+from kbo_pipeline.cli.runs import launch_import
 from kbo_pipeline.core.database import connect, resolve_database
 from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.extract import read_extract
@@ -30,6 +31,7 @@ from kbo_pipeline.settings import DATABASE_TAG
 from kbo_pipeline_tests.support.files import EXTRACT_147
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
 from kbo_pipeline_tests.support.replay import assert_equals_replay
+from kbo_pipeline_tests.support.runs import run_with_a_gap
 from kbo_pipeline_tests.support.tables import table_checksums
 from kbo_pipeline_tests.unit.test_migrations import PREVIOUS_RELEASE
 
@@ -133,20 +135,12 @@ def test_a_full_and_updates_through_the_job_equal_the_replay(dagster_home, tmp_p
 
 
 def test_a_failing_extract_fails_the_run_with_the_message(dagster_home, tmp_path, samples):
-    database = str(tmp_path / "kbo.duckdb")
     with DagsterInstance.get() as instance:
-        with launch_import(instance, samples[0], database, work_dir=tmp_path / "work") as result:
-            assert result.success
-        with execute_job(
-            reconstructable(get_import_job),
-            instance=instance,
-            run_config=import_run_config(samples[2], database, str(tmp_path / "work")),
-            tags={"dagster/partition": samples[2].stem},
-        ) as gap:
-            assert not gap.success
-            failures = [e for e in gap.all_events if e.event_type_value == "STEP_FAILURE"]
-        assert failures[0].step_key == "kbo_extract"
-        assert "extract 141 is missing" in failures[0].event_specific_data.error.message
+        run_id = run_with_a_gap(instance, samples, str(tmp_path / "kbo.duckdb"), tmp_path / "work")
+        failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
+    failure = failures[0].event_log_entry
+    assert failure.step_key == "kbo_extract"
+    assert "extract 141 is missing" in failure.dagster_event.event_specific_data.error.message
 
 
 def test_the_definitions_validate(dagster_home):
