@@ -87,8 +87,10 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
         raise FinalError(f"no batch {batch.mapping_key} in job {batch.job_id}")
     if status == BatchStatus.COMPLETED:
         return BatchResult(batch, 0, 0.0, skipped=True)
-    ledger.start_batch(conn, key)
     try:
+        # Inside the try: a stop that lands just after this commit must still put the batch back to
+        # pending, not leave it 'processing' with nothing running it.
+        ledger.start_batch(conn, key)
         with transaction(conn):
             # Checked again inside the transaction: a concurrent attempt may have completed it meanwhile.
             if ledger.batch_status(conn, key) == BatchStatus.COMPLETED:
