@@ -141,10 +141,11 @@ class Deployment:
                 service.stop()
 
     def runs(self) -> list[dict]:
+        """The import runs (not, say, the hourly freshness check's, which may fire during a test)."""
         data = self.webserver.graphql(
-            "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"
+            "{ runsOrError { ... on Runs { results { runId jobName status tags { key value } } } } }"
         )["runsOrError"]["results"]
-        return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data]
+        return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data if r["jobName"] == "kbo_import"]
 
     def wait_until(self, condition, what: str, timeout: float = 300):
         return wait_until(
