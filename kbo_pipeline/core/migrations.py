@@ -18,6 +18,7 @@ import duckdb
 
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.entities import ENTITIES
+from kbo_pipeline.core.ledger import has_table
 from kbo_pipeline.errors import FinalError
 
 
@@ -68,7 +69,7 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 
 def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
     """The database's schema version; 0 before versioning (or for an empty database)."""
-    if not _table_columns(conn, "import_schema_version"):
+    if not has_table(conn, "import_schema_version"):
         return 0
     return conn.execute("SELECT coalesce(max(version), 0) FROM import_schema_version").fetchone()[0]
 
