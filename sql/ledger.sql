@@ -54,3 +54,5 @@ SELECT uuid()::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM import_database);
 -- what it ran on (resource: memory, disk, a folder; the same file is tried again). Added with IF NOT
 -- EXISTS so that a ledger made before the column existed gains it.
 ALTER TABLE import_jobs ADD COLUMN IF NOT EXISTS failure_kind VARCHAR;
+-- The duplicate rows its staging dropped (JSON: table, file, how many, their lines; core/duplicates.py).
+ALTER TABLE import_jobs ADD COLUMN IF NOT EXISTS duplicates_report VARCHAR;

@@ -34,6 +34,11 @@ class Entity:
         return next(c.csv for c in self.columns if c.name == self.key)
 
     @property
+    def one_row_per_key(self) -> bool:
+        """At most one current row per key (the others hang several rows off an entity number)."""
+        return self.table in UNIQUE_KEY_TABLES
+
+    @property
     def staging_table(self) -> str:
         return f"import_staging_{self.table}"
 

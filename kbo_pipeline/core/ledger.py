@@ -160,12 +160,12 @@ def fail_job(
     )
 
 
-def add_batches(conn: duckdb.DuckDBPyConnection, entity, job_id: int, operation: str) -> None:
-    """One pending row per batch of one table and operation, from the rows staged for it."""
-    conn.execute(
+def add_batches(conn: duckdb.DuckDBPyConnection, entity, job_id: int, operation: str) -> int:
+    """One pending row per batch of one table and operation, from the rows staged for it; how many."""
+    return conn.execute(
         render("stage_batches.sql", entity),
         {"job_id": job_id, "operation": operation, "table_name": entity.table, "pending": BatchStatus.PENDING},
-    )
+    ).fetchone()[0]
 
 
 def job_staged(conn: duckdb.DuckDBPyConnection, job_id: int, batches: int, rows: int) -> None:
@@ -179,6 +179,13 @@ def job_staged(conn: duckdb.DuckDBPyConnection, job_id: int, batches: int, rows:
 def record_drift(conn: duckdb.DuckDBPyConnection, job_id: int, report: str) -> None:
     conn.execute(
         "UPDATE import_jobs SET drift_report = $report WHERE job_id = $job_id", {"report": report, "job_id": job_id}
+    )
+
+
+def record_duplicates(conn: duckdb.DuckDBPyConnection, job_id: int, report: str) -> None:
+    conn.execute(
+        "UPDATE import_jobs SET duplicates_report = $report WHERE job_id = $job_id",
+        {"report": report, "job_id": job_id},
     )
 
 

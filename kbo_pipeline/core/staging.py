@@ -15,6 +15,8 @@ import duckdb
 from kbo_pipeline.core import ledger
 from kbo_pipeline.core.batch_sizes import fit_to_counts
 from kbo_pipeline.core.database import transaction
+from kbo_pipeline.core.duplicates import drop_duplicates
+from kbo_pipeline.core.duplicates import record as record_duplicates
 from kbo_pipeline.core.entities import CODE, ENTITIES, Entity, Operation
 from kbo_pipeline.core.extract import Extract, ExtractError, ExtractType, Member, expected_header
 from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
@@ -27,13 +29,10 @@ from kbo_pipeline.errors import ResourceError
 class StagedPart:
     table: str
     operation: str
-    rows: int
+    rows: int  # staged, duplicates dropped
     batch_size: int
+    batches: int
     reason: str = ""  # why this batch size
-
-    @property
-    def batches(self) -> int:
-        return -(-self.rows // self.batch_size) if self.rows else 0
 
 
 def _columns_struct(entity: Entity, operation: str) -> str:
@@ -148,13 +147,18 @@ def stage_extract(
         # under the step bound).
         counts = {(m.entity.table, m.operation): count_rows(conn, extract, folder, m) for m in entity_members}
         choices = fit_to_counts(choices, counts, explicit)
-    parts = []
+    parts, duplicates = [], []
     with transaction(conn):
         for member in entity_members:
-            choice = choices[(member.entity.table, member.operation)]
-            rows = _stage_member(conn, extract, folder, member, job_id, member.operation, choice.size)
-            ledger.add_batches(conn, member.entity, job_id, member.operation)
-            parts.append(StagedPart(member.entity.table, member.operation, rows, choice.size, choice.reason))
+            entity, operation = member.entity, member.operation
+            choice = choices[(entity.table, operation)]
+            rows = _stage_member(conn, extract, folder, member, job_id, operation, choice.size)
+            if operation == Operation.INSERT and (dropped := drop_duplicates(conn, entity, job_id, member.name)):
+                duplicates.append(dropped)
+                rows -= dropped.dropped
+            batches = ledger.add_batches(conn, entity, job_id, operation)
+            parts.append(StagedPart(entity.table, operation, rows, choice.size, batches, choice.reason))
+        record_duplicates(conn, job_id, duplicates)
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 
@@ -195,22 +199,27 @@ def _stage_reconciled(
     conn, job_id: int, extract: Extract, folder: Path, choices: dict, accept_drift: bool
 ) -> list[StagedPart]:
 
-    parts, drifts = [], []
+    parts, drifts, duplicates = [], [], []
     with transaction(conn):
         for member in (m for m in extract.members if m.entity in ENTITIES):
             entity = member.entity
 
-            def stage_full_rows(target: str, member=member) -> None:
+            def stage_full_rows(target: str, member=member, entity=entity) -> None:
                 _stage_member(conn, extract, folder, member, job_id, Operation.INSERT, 1, target)
+                if dropped := drop_duplicates(conn, entity, job_id, member.name, target):
+                    duplicates.append(dropped)
 
             size = max(choices[(entity.table, Operation.INSERT)].size, choices[(entity.table, Operation.DELETE)].size)
             drift, deletes, inserts = stage_differences(conn, entity, job_id, stage_full_rows, size)
             drifts.append(drift)
             for operation, rows in ((Operation.DELETE, deletes), (Operation.INSERT, inserts)):
-                ledger.add_batches(conn, entity, job_id, operation)
-                parts.append(StagedPart(entity.table, operation, rows, size, "reconciling a Full with the database"))
+                batches = ledger.add_batches(conn, entity, job_id, operation)
+                parts.append(
+                    StagedPart(entity.table, operation, rows, size, batches, "reconciling a Full with the database")
+                )
         check_drift(extract.file_name, drifts, accept_drift)
         ledger.record_drift(conn, job_id, drift_report(drifts))
+        record_duplicates(conn, job_id, duplicates)
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
     return parts
 
@@ -218,11 +227,14 @@ def _stage_reconciled(
 def staged_parts(conn: duckdb.DuckDBPyConnection, job_id: int) -> list[StagedPart]:
     """What an earlier staging of job_id recorded (a resumed import does not stage again)."""
     rows = conn.execute(
-        "SELECT table_name, operation, sum(records_count), max(records_count) FROM import_job_batches "
+        "SELECT table_name, operation, sum(records_count), max(records_count), count(*) FROM import_job_batches "
         "WHERE job_id = $job_id GROUP BY ALL",
         {"job_id": job_id},
     ).fetchall()
-    return [StagedPart(table, operation, int(total), int(largest)) for table, operation, total, largest in rows]
+    return [
+        StagedPart(table, operation, int(total), int(largest), int(batches))
+        for table, operation, total, largest, batches in rows
+    ]
 
 
 def is_staged(conn: duckdb.DuckDBPyConnection, job_id: int) -> bool:

@@ -24,6 +24,7 @@ from dagster import (
 from pydantic import Field
 
 from kbo_pipeline.core.batch_sizes import validate_config
+from kbo_pipeline.core.duplicates import job_duplicates
 from kbo_pipeline.core.entities import TABLES, Operation
 from kbo_pipeline.core.extract import partition_key_for
 from kbo_pipeline.core.importer import extract_of_job, finish, prepare, stage
@@ -138,14 +139,15 @@ def kbo_extract(context: AssetExecutionContext, config: ExtractConfig, kbo_db: K
 )
 def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_db: KboDatabase, kbo_paths: KboPaths):
     """Every CSV read by DuckDB into its typed staging table with batch numbers; one transaction."""
-    parts, drifts = [], {}
+    parts, drifts, duplicates, file_name = [], {}, {}, ""
     for attempt in retrying(context.log):
         with attempt, kbo_db.get_connection() as conn:
             job_id = active_job(conn, extract_number(context))
             if job_id is not None:
+                extract = extract_of_job(conn, extract_path(context, kbo_paths), job_id)
                 parts = stage(
                     conn,
-                    extract_of_job(conn, extract_path(context, kbo_paths), job_id),
+                    extract,
                     job_id,
                     kbo_paths.work_for(kbo_db.database),
                     config.batch_sizes,
@@ -153,9 +155,12 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_db: K
                     config.target_batch_seconds,
                     config.accept_drift,
                 )
-                drifts = job_drift(conn, job_id)
+                drifts, duplicates = job_drift(conn, job_id), job_duplicates(conn, job_id)
+                file_name = extract.file_name
     for warning in drift_warnings(drifts):
         context.log.warning(warning)
+    for dropped in duplicates.values():
+        context.log.warning(dropped.warning(file_name))
     by_part = {(p.table, p.operation): p for p in parts}
     for table in TABLES:
         deletes, inserts = by_part.get((table, Operation.DELETE)), by_part.get((table, Operation.INSERT))
@@ -164,6 +169,7 @@ def kbo_staging(context: AssetExecutionContext, config: StagingConfig, kbo_db: K
             metadata={
                 "delete_rows": deletes.rows if deletes else 0,
                 "insert_rows": inserts.rows if inserts else 0,
+                "duplicates_dropped": duplicates[table].dropped if table in duplicates else 0,
                 "batches": sum(p.batches for p in (deletes, inserts) if p),
                 "delete_batch_size": deletes.batch_size if deletes else 0,
                 "insert_batch_size": inserts.batch_size if inserts else 0,

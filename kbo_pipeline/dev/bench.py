@@ -165,10 +165,18 @@ def generate_update(
                 f"USING SAMPLE reservoir({max(deletes, 1)} ROWS) REPEATABLE ({seed}) LIMIT {deletes}) "
                 f"TO '{delete_path}' (HEADER, QUOTE '\"', FORCE_QUOTE (\"{key}\"))"
             )
-            columns = ", ".join(f's."{c.csv}"' for c in entity.csv_columns)
-            if entity.table in ("enterprise", "establishment", "branch"):
+            if entity.one_row_per_key:
                 inserts = min(inserts, deletes)  # one current row per key: re-insert each deleted key once
             copies = max(1, -(-inserts // max(deletes, 1)))  # rows per key re-inserted
+            # Each copy after the first differs in its last text column: identical rows would be one row.
+            varied = [c.csv for c in entity.csv_columns if c.type != "DATE" and c.name != entity.key][-1]
+            columns = ", ".join(
+                f"CASE WHEN range = 0 THEN s.\"{c.csv}\" ELSE coalesce(s.\"{c.csv}\", '') || ' #' || range END"
+                f' AS "{c.csv}"'
+                if c.csv == varied
+                else f's."{c.csv}"'
+                for c in entity.csv_columns
+            )
             reader = csv_reader(entity, "insert").replace("$path", f"'{source}'")
             keys = f"SELECT * FROM read_csv('{delete_path}', all_varchar = true)"
             _copy_csv(

@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import duckdb
@@ -25,14 +24,16 @@ from kbo_pipeline.core.entities import TABLES
 from kbo_pipeline.core.extract import read_extract
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.jobs import begin_job, record_failure
+from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.definitions import defs, get_audit_job, get_import_job
 from kbo_pipeline.defs.resources import KboDatabase
 from kbo_pipeline.settings import DATABASE_TAG
-from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.files import EXTRACT_147, rewritten
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.runs import run_with_a_gap
 from kbo_pipeline_tests.support.tables import table_checksums
+from kbo_pipeline_tests.unit.test_duplicates import repeated_child_rows
 from kbo_pipeline_tests.unit.test_migrations import PREVIOUS_RELEASE
 
 
@@ -93,6 +94,21 @@ def test_the_job_applies_extract_147_one_step_per_batch(dagster_home, tmp_path):
     stored = [p.relative_to(storage).parts for p in storage.rglob("*") if p.is_file()]
     outputs = {"/".join(parts[:2]) for parts in stored if parts[1:2] != ("compute_logs",)}
     assert outputs == {f"{result.run_id}/applied_tables.kbo_plan_batches"}, outputs
+
+
+def test_duplicates_dropped_show_in_the_staging_metadata_and_a_warning(dagster_home, tmp_path):
+    path = rewritten(tmp_path / "landing", repeated_child_rows)
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, path, str(tmp_path / "kbo.duckdb"), work_dir=tmp_path / "work") as result:
+            assert result.success
+            metadata = materialized(result)
+            said = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert metadata["staging_activity"]["duplicates_dropped"].value == 2
+    assert metadata["staging_activity"]["insert_rows"].value == 425
+    assert metadata["staging_enterprise"]["duplicates_dropped"].value == 0
+    assert metadata["activity"]["rows_inserted"].value == 425
+    warning = f"{path.name}/activity_insert.csv: 2 rows identical to an earlier row of the file (kept once) dropped"
+    assert any(warning + ": lines 5, 428" in line for line in said), said
 
 
 def test_reexecuting_a_batch_step_or_the_whole_import_changes_nothing(dagster_home, tmp_path):
@@ -157,16 +173,17 @@ def test_the_definitions_validate(dagster_home):
 
 
 def test_a_failing_blocking_check_stops_the_run_before_finalize(dagster_home, tmp_path):
-    """An extract that inserts the same enterprise twice: two current rows for one key."""
+    """An enterprise already current (written here directly, as a database damaged outside the importer
+    would hold it) that extract 147 inserts without deleting it: two current rows for one key. (The same
+    key twice in one insert file is no error: the last row wins, test_duplicates.py.)"""
 
-    bad = tmp_path / "in" / EXTRACT_147.name
-    bad.parent.mkdir()
-    with zipfile.ZipFile(EXTRACT_147) as src, zipfile.ZipFile(bad, "w") as dst:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "enterprise_insert.csv":
-                data += data.splitlines(keepends=True)[1]
-            dst.writestr(name, data)
+    with connect(str(tmp_path / "kbo.duckdb")) as conn:
+        create_schema(conn)
+        conn.execute(
+            "INSERT INTO enterprise (entity_number, _snapshot_date, _extract_number, _is_current) "
+            "VALUES ('0552.627.113', DATE '2025-10-01', 146, true)"
+        )
+    bad = EXTRACT_147
     database = str(tmp_path / "kbo.duckdb")
     with DagsterInstance.get() as instance:
         with launch_import(instance, bad, database, work_dir=tmp_path / "work") as result:

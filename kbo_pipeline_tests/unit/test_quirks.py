@@ -2,25 +2,13 @@
 quirk is added to the real extract 147, and the database must end exactly as after the clean file."""
 
 import re
-import zipfile
-from pathlib import Path
 
 import pytest
 
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.importer import import_extract
-from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.files import EXTRACT_147, rewritten
 from kbo_pipeline_tests.support.tables import table_checksums
-
-
-def rewritten(folder: Path, change, original: Path = EXTRACT_147) -> Path:
-    """The extract with `change(name, data) -> (name, data)` applied to every member."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / original.name
-    with zipfile.ZipFile(original) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
-        for name in source.namelist():
-            out.writestr(*change(name, source.read(name)))
-    return target
 
 
 def crlf_and_bom(name, data):
