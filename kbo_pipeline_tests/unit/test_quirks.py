@@ -35,12 +35,19 @@ def deletes_of_unknown_keys(name, data):
     return name, data
 
 
+def deletes_listed_twice(name, data):
+    if name.endswith("_delete.csv") and data.count(b"\n") > 1:
+        return name, data + data.split(b"\n")[1] + b"\n"
+    return name, data
+
+
 QUIRKS = {
     "CRLF line ends and a UTF-8 BOM": crlf_and_bom,
     "member names in upper case": upper_case_names,
     "dates in quotes": dates_in_quotes,
     "blank lines at the end of every file": blank_lines_at_the_end,
     "deletes of keys that exist nowhere": deletes_of_unknown_keys,
+    "a key listed twice in a delete file": deletes_listed_twice,
 }
 
 
