@@ -4,13 +4,25 @@ import pytest
 
 from kbo_pipeline.cli.instance import ensure_dagster_home
 from kbo_pipeline.core.database import connect
+from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.dev.sample import write_samples
+from kbo_pipeline_tests.support.files import EXTRACT_147
+from kbo_pipeline_tests.support.tables import table_checksums
 
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory) -> list[Path]:
     """A generated Full (140) and five consecutive Updates (141-145), written once per session."""
     return write_samples(tmp_path_factory.mktemp("samples"), updates=5, enterprises=150, changes=40, seed=7)
+
+
+@pytest.fixture(scope="session")
+def clean_147(tmp_path_factory) -> dict[str, tuple]:
+    """The table checksums after the real extract 147 alone, as imported clean."""
+    folder = tmp_path_factory.mktemp("clean-147")
+    with connect(str(folder / "kbo.duckdb")) as conn:
+        import_extract(conn, EXTRACT_147, folder / "work")
+        return table_checksums(conn)
 
 
 @pytest.fixture

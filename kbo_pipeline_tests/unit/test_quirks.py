@@ -7,7 +7,7 @@ import pytest
 
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.importer import import_extract
-from kbo_pipeline_tests.support.files import EXTRACT_147, rewritten
+from kbo_pipeline_tests.support.files import rewritten
 from kbo_pipeline_tests.support.tables import table_checksums
 
 
@@ -51,21 +51,13 @@ QUIRKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("clean")
-    with connect(str(folder / "kbo.duckdb")) as conn:
-        import_extract(conn, EXTRACT_147, folder / "work")
-        return table_checksums(conn)
-
-
 @pytest.mark.parametrize("quirk", list(QUIRKS))
-def test_a_quirk_of_encoding_changes_nothing(quirk, clean, tmp_path):
+def test_a_quirk_of_encoding_changes_nothing(quirk, clean_147, tmp_path):
     path = rewritten(tmp_path / "landing", QUIRKS[quirk])
     with connect(str(tmp_path / "kbo.duckdb")) as conn:
         result = import_extract(conn, path, tmp_path / "work")
         assert result.final is not None
-        assert table_checksums(conn) == clean
+        assert table_checksums(conn) == clean_147
 
 
 @pytest.mark.parametrize("quirk", list(QUIRKS))
