@@ -102,6 +102,7 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
             rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
             ledger.complete_batch(conn, key, rows)
             failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
+        failpoints.hit("commit_lost", batch.mapping_key, batch.extract_number)
     except Exception as exc:
         if is_interrupt(exc):
             # DuckDB turns an interrupt that arrives mid-statement into an exception: still a stop, not

@@ -11,7 +11,10 @@ the batch's name (`<table>_<operation>_<NNNN>`, as in the step name) or against 
 - `kill_before_commit`: as `before_commit`, but the process is killed (SIGKILL) instead of raising; with
   MARKER, the marker is renamed `MARKER.fired` first, so that it kills once;
 - `wait_before_commit`: as `before_commit`, but the batch waits there, its transaction open, while MARKER
-  exists (it writes `MARKER.reached` when it gets there): a test kills whatever it likes meanwhile.
+  exists (it writes `MARKER.reached` when it gets there): a test kills whatever it likes meanwhile;
+- `commit_lost`: the COMMIT succeeds, then the caller sees `duckdb.IOException("Connection Error: ...")`,
+  as when a commit over the network lands and its acknowledgement does not. Besides the batches, two
+  more names take it: `staging` (the staging transaction) and `finalize` (the finalize transaction).
 
 With MARKER, the failpoint fires only while that file exists, so deleting the file lets a re-execution
 succeed. Unset (the default), nothing ever fails on purpose.
@@ -23,10 +26,12 @@ import signal
 import time
 from pathlib import Path
 
+import duckdb
+
 from kbo_pipeline import settings
 from kbo_pipeline.errors import ConfigError
 
-POINTS = ("before_sql", "before_commit", "kill_before_commit", "wait_before_commit")
+POINTS = ("before_sql", "before_commit", "kill_before_commit", "wait_before_commit", "commit_lost")
 
 
 class FailpointHit(RuntimeError):
@@ -64,4 +69,8 @@ def hit(point: str, name: str, extract_number: int | None = None) -> None:
                 while Path(marker).exists():
                     time.sleep(0.1)
                 return
+            if wanted == "commit_lost":
+                raise duckdb.IOException(
+                    f"Connection Error: failpoint commit_lost in {name}: the commit landed, its acknowledgement did not"
+                )
             raise FailpointHit(f"failpoint {wanted} hit in batch {name}")

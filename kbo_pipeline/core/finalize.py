@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from kbo_pipeline.core import ledger
+from kbo_pipeline.core import failpoints, ledger
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.entities import ENTITIES
 from kbo_pipeline.core.ledger import BatchStatus, JobStatus
@@ -137,4 +137,5 @@ def finalize_job(conn: duckdb.DuckDBPyConnection, job_id: int) -> FinalizeResult
         tables = table_summaries(conn, job_id)
         ledger.complete_job(conn, job_id, sum(t.rows_deleted for t in tables), sum(t.rows_inserted for t in tables))
         drop_job_staging(conn, job_id)
+    failpoints.hit("commit_lost", "finalize")
     return FinalizeResult(job_id, int(names or 0), int(code_rows), tables)

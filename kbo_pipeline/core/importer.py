@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from kbo_pipeline.core import failpoints
 from kbo_pipeline.core.batch_sizes import TARGET_SECONDS, choose_sizes, validate_config
 from kbo_pipeline.core.batches import BatchResult, apply_batch, plan_batches
 from kbo_pipeline.core.database import database_of
@@ -111,7 +112,9 @@ def stage(
         choices, explicit = choose_sizes(conn, extract.extract_type, size_overrides, tune, target_seconds)
         folder = unpack_job(conn, extract, work_dir)
         reconcile = extract.extract_type == ExtractType.FULL and latest_applied(conn) is not None
-        return stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
+        parts = stage_extract(conn, job_id, extract, folder, choices, explicit, reconcile, accept_drift)
+        failpoints.hit("commit_lost", "staging", extract.number)
+        return parts
     except (ExtractError, Refusal, ResourceError, ConfigError) as exc:
         record_failure(conn, str(exc), job_id=job_id, kind=failure_kind(exc))
         raise

@@ -45,6 +45,9 @@ def test_failpoints_fire_only_where_and_while_told(monkeypatch, tmp_path):
     hit("before_commit", "activity_insert_0004")
     with pytest.raises(FailpointHit):
         hit("before_sql", "branch_delete_0001")
+    monkeypatch.setenv("KBO_FAILPOINTS", "finalize:commit_lost")
+    with pytest.raises(duckdb.IOException, match="Connection Error: failpoint commit_lost in finalize"):
+        hit("commit_lost", "finalize")
     monkeypatch.setenv("KBO_FAILPOINTS", "x:sometime")
     with pytest.raises(ConfigError, match="unknown point 'sometime'"):
         hit("before_sql", "x")
@@ -310,3 +313,28 @@ def test_launchpad_settings_are_checked_before_anything_is_written(dagster_home,
             and conn.execute("SELECT count(*) FROM import_jobs").fetchone()[0]
         )
     assert not jobs
+
+
+@pytest.mark.parametrize("name", ["activity_insert_0002", "enterprise_delete_0001", "staging", "finalize"])
+def test_a_lost_commit_acknowledgement_applies_nothing_twice(name, dagster_home, tmp_path, samples, monkeypatch):
+    """The COMMIT lands, then the step sees a connection error (over a network, an ordinary event). The
+    step's retry finds the work committed and does nothing more; the batch is never marked failed."""
+    database, work = str(tmp_path / "kbo.duckdb"), tmp_path / "work"
+    with DagsterInstance.get() as instance:
+        with launch_import(instance, samples[0], database, work) as full:
+            assert full.success
+        monkeypatch.setenv("KBO_FAILPOINTS", f"{name}:commit_lost")
+        with launch_import(instance, samples[1], database, work, batch_sizes=SIZES) as update:
+            assert update.success
+            said = [e.user_message for e in instance.all_logs(update.run_id)]
+    assert any("transient error (attempt 1 of 6)" in s and f"commit_lost in {name}" in s for s in said), said
+    if name.count("_") == 2:  # a batch: its retry found it completed and applied nothing
+        table, operation, number = name.split("_")
+        assert any(f"{table} {operation} batch {int(number)}/" in s and "(already done)" in s for s in said), said
+    with connect(database) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM import_job_batches WHERE job_id = 2 "
+            "AND (status <> 'completed' OR error_message IS NOT NULL)"
+        ).fetchone() == (0,)
+        assert conn.execute("SELECT status FROM import_jobs WHERE job_id = 2").fetchone()[0] == "completed"
+        assert_equals_replay(conn, samples[:2])
