@@ -27,7 +27,7 @@ from kbo_pipeline.core.database import (
 from kbo_pipeline.core.extract import ExtractError, ExtractType, parse_file_name
 from kbo_pipeline.core.freshness import freshness
 from kbo_pipeline.core.import_lock import ImportLock, is_held
-from kbo_pipeline.core.ledger import JobStatus, latest_applied
+from kbo_pipeline.core.ledger import JobStatus, has_table, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import read_with_retries
 from kbo_pipeline.core.run_worker import processes  # plain Python: no Dagster imported with it
@@ -139,6 +139,8 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
         return 1
 
     def report(conn):
+        if not has_table(conn, "import_jobs"):  # a new database (a MotherDuck one is created empty)
+            return f"database: {database}\nnothing imported yet: it has no kbo ledger", None
         state = conn.execute(
             "SELECT status FROM import_jobs WHERE job_id = coalesce($j, (SELECT max(job_id) FROM import_jobs))",
             {"j": job_id},

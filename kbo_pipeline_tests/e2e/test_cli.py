@@ -268,3 +268,11 @@ def test_a_damaged_database_a_held_lock_and_bad_settings_read_plainly(tmp_path):
     assert "kbo rollback: another import holds" in during.stderr and "dagster run an-import" in during.stderr
     after = kbo("rollback", "147", cwd=tmp_path)
     assert after.returncode == 0, after.stderr[-3000:]
+
+
+def test_status_of_a_database_without_a_ledger_says_nothing_was_imported(tmp_path):
+    """A new database (a MotherDuck one is created empty): no catalog error, a sentence."""
+    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
+    done = kbo("status", "--database", "empty.duckdb", cwd=tmp_path, env={"DAGSTER_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr
+    assert "nothing imported yet: it has no kbo ledger" in done.stdout
