@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup demo test test-all lint format ui clean
+.PHONY: setup demo test test-all lint format ui clean install-motherduck test-motherduck
 
 $(BIN)/kbo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,19 @@ test: setup
 
 test-all: setup
 	$(BIN)/pytest -m ""
+
+# A second environment with the DuckDB client MotherDuck accepts (constraints/motherduck.txt): for a
+# MotherDuck database; CI runs the MotherDuck and job tests on it too.
+MD_VENV := .venv-motherduck
+$(MD_VENV)/bin/kbo: pyproject.toml constraints/motherduck.txt
+	$(PYTHON) -m venv $(MD_VENV)
+	$(MD_VENV)/bin/pip install --quiet --disable-pip-version-check -e ".[test]" -c constraints/motherduck.txt
+	touch $@
+
+install-motherduck: $(MD_VENV)/bin/kbo
+
+test-motherduck: install-motherduck
+	$(MD_VENV)/bin/pytest -m "motherduck or not slow" kbo_pipeline_tests/unit/test_motherduck.py kbo_pipeline_tests/jobs
 
 # ruff (pinned in pyproject.toml) as linter and formatter; CI fails on either.
 lint: setup

@@ -22,6 +22,12 @@ def database_path() -> str:
     return os.environ.get("KBO_DATABASE", DEFAULT_DATABASE)
 
 
+def motherduck_token() -> str | None:
+    """motherduck_token: the MotherDuck token, where DuckDB's motherduck extension reads it (lower case:
+    its name there). Never printed; kbo moves a token found in an md: string here (core/motherduck.py)."""
+    return os.environ.get("motherduck_token") or None  # noqa: SIM112
+
+
 def landing_dir() -> Path:
     return Path(os.environ.get("KBO_LANDING_DIR", DEFAULT_LANDING_DIR))
 
@@ -41,7 +47,9 @@ def _beside(database: str | None, suffix: str, motherduck_default: str) -> Path:
     command runs in); for MotherDuck, which has no folder, under the one kbo was started in."""
     database = database or database_path()
     if database.startswith(("md:", "motherduck:")):
-        return Path(motherduck_default).resolve() / re.sub(r"[^A-Za-z0-9_.-]", "_", database)
+        # Named without its ?options (a token among them): core/motherduck.py's name_of, which imports this.
+        name = database.split("?", 1)[0]
+        return Path(motherduck_default).resolve() / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     return Path(os.path.abspath(database) + suffix)
 
 

@@ -12,6 +12,8 @@ from pathlib import Path, PurePath
 
 import duckdb
 
+from kbo_pipeline import settings
+from kbo_pipeline.core.motherduck import adopt_token, check_client, connection_error, is_motherduck, name_of
 from kbo_pipeline.errors import FinalError, TransientError
 
 
@@ -23,19 +25,18 @@ class DatabaseUnreadable(FinalError):
     """DuckDB cannot read the file (damaged, truncated, not a database), or it has no ledger."""
 
 
-def is_motherduck(database: str) -> bool:
-    return database.startswith("md:") or database.startswith("motherduck:")
-
-
 def database_exists(database: str) -> bool:
     """False for a local file not yet created; a MotherDuck database is taken to exist."""
     return is_motherduck(database) or Path(database).exists()
 
 
 def resolve_database(database: str) -> str:
-    """An absolute path (or the md: name), so that the same database always has the same name: what
-    every command prints, and the run tag kbo/database that the run queue limits to one run at a time."""
-    return database if is_motherduck(database) or database == ":memory:" else str(Path(database).resolve())
+    """An absolute path (or the md: name, its options and token stripped: motherduck.adopt_token), so that
+    the same database always has the same name: what every command prints, and the run tag kbo/database
+    that the run queue limits to one run at a time."""
+    if is_motherduck(database):
+        return adopt_token(database)
+    return database if database == ":memory:" else str(Path(database).resolve())
 
 
 def database_of(conn: duckdb.DuckDBPyConnection) -> str:
@@ -48,7 +49,11 @@ def database_of(conn: duckdb.DuckDBPyConnection) -> str:
 
 def database_folder_name(database: str) -> str:
     """A folder name that stands for one database: a readable stem and a hash of where it is."""
-    where = database if is_motherduck(database) or database in (":memory:", "memory") else os.path.abspath(database)
+    where = (
+        name_of(database)
+        if is_motherduck(database) or database in (":memory:", "memory")
+        else os.path.abspath(database)
+    )
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", PurePath(where).name or where)[:40]
     return f"{stem}-{hashlib.sha256(where.encode()).hexdigest()[:10]}"
 
@@ -77,7 +82,9 @@ def open_connection(
     database: str, config: dict | None = None, read_only: bool = False, lock_wait_seconds: float = 0.0
 ) -> duckdb.DuckDBPyConnection:
     """A new connection; the caller closes it (`connect` is the usual way)."""
-    if not is_motherduck(database) and database != ":memory:":
+    if is_motherduck(database):
+        return _open_motherduck(database, config, read_only)
+    if database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_wait_seconds
     while True:
@@ -87,6 +94,23 @@ def open_connection(
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 raise
             time.sleep(0.2)
+
+
+def _open_motherduck(database: str, config: dict | None, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """MotherDuck: the client checked first (no network call from a client it refuses), the token taken
+    from the string into the environment, and a failure said as what it is, never as "busy"."""
+    name = adopt_token(database)
+    check_client(name)
+    # MotherDuck refuses a second configuration for a database a process has open, for 15 minutes after
+    # it closes: every connection of this process gets the same settings (KBO_MEMORY_LIMIT, KBO_THREADS),
+    # whether a command's quick read or a run's steps opens it.
+    config = dict(config or settings.duckdb_config())
+    try:
+        return duckdb.connect(name, read_only=read_only, config=config)
+    except duckdb.Error as exc:
+        if is_lock_conflict(exc):
+            raise
+        raise connection_error(name, exc) from None
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from kbo_pipeline import settings
-from kbo_pipeline.core.database import is_motherduck
+from kbo_pipeline.core.motherduck import is_motherduck, name_of
 from kbo_pipeline.errors import ConfigError, ResourceError, TransientError
 
 
@@ -38,7 +38,7 @@ def sidecar(database: str, suffix: str) -> Path:
     """A file that belongs to a database: beside a local file, under the work folder for MotherDuck."""
     if is_motherduck(database):
         folder = Path(settings.configured_work_dir() or settings.DEFAULT_WORK_DIR).resolve()
-        return folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", database) + suffix)
+        return folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", name_of(database)) + suffix)
     return Path(database + suffix)
 
 

@@ -15,6 +15,7 @@ from kbo_pipeline import settings
 from kbo_pipeline.core.database import connect, interrupts_raised, open_connection, resolve_database
 from kbo_pipeline.core.import_lock import ImportLock
 from kbo_pipeline.core.ledger_state import read_ledger, write_state
+from kbo_pipeline.core.motherduck import adopt_token
 from kbo_pipeline.core.progress import read_with_retries
 from kbo_pipeline.core.schema import create_schema
 from kbo_pipeline.defs.run_coordinator import tag_database
@@ -171,7 +172,10 @@ class KboPaths(ConfigurableResource):
 def default_resources() -> dict:
     """The resources as the environment configures them (settings.py), bound when the code location loads."""
     return {
-        "kbo_db": KboDatabase(database=settings.database_path(), connection_config=settings.duckdb_config()),
+        # A token in KBO_DATABASE moves to the environment: never into run config, tags or the UI.
+        "kbo_db": KboDatabase(
+            database=adopt_token(settings.database_path()), connection_config=settings.duckdb_config()
+        ),
         "kbo_paths": KboPaths(
             landing_dir=str(settings.landing_dir()),
             work_dir=settings.configured_work_dir(),

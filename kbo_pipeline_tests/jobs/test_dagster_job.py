@@ -34,7 +34,7 @@ from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.runs import run_with_a_gap
 from kbo_pipeline_tests.support.tables import table_checksums
 from kbo_pipeline_tests.unit.test_duplicates import repeated_child_rows
-from kbo_pipeline_tests.unit.test_migrations import PREVIOUS_RELEASE
+from kbo_pipeline_tests.unit.test_migrations import PREVIOUS_RELEASE, needs_the_default_client
 
 
 def materialized(result) -> dict[str, dict]:
@@ -261,6 +261,7 @@ def test_an_extract_older_than_the_latest_applied_is_not_staged_over_an_old_fail
         )
 
 
+@needs_the_default_client
 def test_the_first_run_on_a_database_of_an_earlier_release_says_what_it_migrated(dagster_home, tmp_path, samples):
     database = tmp_path / "kbo.duckdb"
     with gzip.open(PREVIOUS_RELEASE) as packed, open(database, "wb") as unpacked:
