@@ -84,6 +84,19 @@ def lock_timeout() -> float:
     return _seconds("KBO_LOCK_TIMEOUT", "3600")
 
 
+def lease_seconds() -> float:
+    """KBO_LEASE_SECONDS: how long a MotherDuck import lease stays valid without a heartbeat (each step of
+    the holder's run renews it); a holder silent for longer is taken over."""
+    return _seconds("KBO_LEASE_SECONDS", "900")
+
+
+def fake_motherduck_dir() -> Path | None:
+    """KBO_FAKE_MOTHERDUCK_DIR: a testing aid. `md:NAME` opens DIR/NAME.duckdb, treated in every other
+    way as MotherDuck (core/motherduck.py)."""
+    folder = os.environ.get("KBO_FAKE_MOTHERDUCK_DIR")
+    return Path(folder) if folder else None
+
+
 def hold_seconds() -> float:
     """KBO_HOLD_SECONDS: how long an import keeps the database open from step to step before it closes
     it between two steps, letting readers in (0: after every step)."""

@@ -26,7 +26,7 @@ from kbo_pipeline.core.database import (
 )
 from kbo_pipeline.core.extract import ExtractError, ExtractType, parse_file_name
 from kbo_pipeline.core.freshness import freshness
-from kbo_pipeline.core.import_lock import ImportLock, is_held
+from kbo_pipeline.core.lease import import_exclusion, is_importing
 from kbo_pipeline.core.ledger import JobStatus, has_table, latest_applied
 from kbo_pipeline.core.ledger_state import current_ledger
 from kbo_pipeline.core.progress import read_with_retries
@@ -116,7 +116,7 @@ def run_import(
 def wait_for_other_imports(database: str) -> None:
     """While another import (or rollback) holds the database, say so and wait, up to KBO_LOCK_TIMEOUT;
     then an ImportLocked (a plain message) rather than a run failing in its resources."""
-    ImportLock(database).wait_until_free(on_wait=lambda message: print(f"kbo: {message}", file=sys.stderr))
+    import_exclusion(database).wait_until_free(on_wait=lambda message: print(f"kbo: {message}", file=sys.stderr))
 
 
 def report_dead_runs(instance=None) -> None:
@@ -163,7 +163,7 @@ def run_status(database: str, job_id: int | None, watch: bool) -> int:
             if state not in (JobStatus.STAGING, JobStatus.PROCESSING):
                 return 1 if state == JobStatus.FAILED else 0
             # Unfinished, and no run holds the database twice in a row: paused or stopped, not running.
-            idle = 0 if is_held(database) else idle + 1
+            idle = 0 if is_importing(database) else idle + 1
             if idle >= 2:
                 print(
                     f"\nno import is running on {database}: the job is paused or stopped (resume it with "

@@ -13,7 +13,15 @@ from pathlib import Path, PurePath
 import duckdb
 
 from kbo_pipeline import settings
-from kbo_pipeline.core.motherduck import adopt_token, check_client, connection_error, is_motherduck, name_of
+from kbo_pipeline.core.motherduck import (
+    adopt_token,
+    check_client,
+    connection_error,
+    fake_path,
+    is_motherduck,
+    name_of,
+    remember_config,
+)
 from kbo_pipeline.errors import FinalError, TransientError
 
 
@@ -83,7 +91,7 @@ def open_connection(
 ) -> duckdb.DuckDBPyConnection:
     """A new connection; the caller closes it (`connect` is the usual way)."""
     if is_motherduck(database):
-        return _open_motherduck(database, config, read_only)
+        return _open_motherduck(database, config, read_only, lock_wait_seconds)
     if database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_wait_seconds
@@ -96,15 +104,22 @@ def open_connection(
             time.sleep(0.2)
 
 
-def _open_motherduck(database: str, config: dict | None, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _open_motherduck(
+    database: str, config: dict | None, read_only: bool, lock_wait_seconds: float
+) -> duckdb.DuckDBPyConnection:
     """MotherDuck: the client checked first (no network call from a client it refuses), the token taken
-    from the string into the environment, and a failure said as what it is, never as "busy"."""
+    from the string into the environment, and a failure said as what it is, never as "busy". Under
+    KBO_FAKE_MOTHERDUCK_DIR, a local file stands in for it (no client check: that has tests of its own)."""
     name = adopt_token(database)
-    check_client(name)
     # MotherDuck refuses a second configuration for a database a process has open, for 15 minutes after
     # it closes: every connection of this process gets the same settings (KBO_MEMORY_LIMIT, KBO_THREADS),
     # whether a command's quick read or a run's steps opens it.
     config = dict(config or settings.duckdb_config())
+    fake = fake_path(name)
+    if fake is not None:
+        remember_config(name, config)
+        return open_connection(str(fake), config, read_only=False, lock_wait_seconds=lock_wait_seconds)
+    check_client(name)
     try:
         return duckdb.connect(name, read_only=read_only, config=config)
     except duckdb.Error as exc:

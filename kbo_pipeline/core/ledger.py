@@ -1,14 +1,16 @@
 """The ledger: the states of an import job and of a batch (sql/ledger.sql stores them as text), what it
-says has been applied, and its state transitions, the only writes to import_jobs and
-import_job_batches. SQL gets states as bound parameters."""
+says has been applied, and its state transitions, the only writes to import_jobs,
+import_job_batches and import_lease. SQL gets states as bound parameters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import duckdb
 
-from kbo_pipeline.core.templates import render
+from kbo_pipeline.core.templates import render, sql_text
 
 
 class JobStatus(StrEnum):
@@ -242,4 +244,50 @@ def fail_batch(
         f"UPDATE import_job_batches SET status = $status, error_message = $error WHERE {_BATCH_KEY} "
         "AND status <> $completed",
         {**key, "error": error[:4000], "status": status, "completed": BatchStatus.COMPLETED},
+    )
+
+
+# The import lease (sql/lease.sql; core/lease.py decides who may hold it).
+LEASE = "import"
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    holder: str
+    host: str
+    pid: int
+    since: datetime
+    heartbeat: datetime
+    silent_seconds: float  # since its heartbeat, by the database's clock
+
+
+def lease_holder(conn: duckdb.DuckDBPyConnection) -> LeaseHolder | None:
+    conn.execute(sql_text("lease.sql"))
+    row = conn.execute(
+        "SELECT holder, host, pid, since, heartbeat, epoch(current_timestamp::TIMESTAMP - heartbeat) "
+        "FROM import_lease WHERE lease_name = $lease",
+        {"lease": LEASE},
+    ).fetchone()
+    return LeaseHolder(*row) if row else None
+
+
+def take_lease(conn: duckdb.DuckDBPyConnection, holder: str, host: str, pid: int) -> None:
+    """The lease is ours from now (the caller decided the previous holder, if any, may be replaced)."""
+    conn.execute("DELETE FROM import_lease WHERE lease_name = $lease", {"lease": LEASE})
+    conn.execute(
+        "INSERT INTO import_lease VALUES ($lease, $holder, $host, $pid, current_timestamp, current_timestamp)",
+        {"lease": LEASE, "holder": holder, "host": host, "pid": pid},
+    )
+
+
+def renew_lease(conn: duckdb.DuckDBPyConnection, holder: str) -> None:
+    conn.execute(
+        "UPDATE import_lease SET heartbeat = current_timestamp WHERE lease_name = $lease AND holder = $holder",
+        {"lease": LEASE, "holder": holder},
+    )
+
+
+def release_lease(conn: duckdb.DuckDBPyConnection, holder: str) -> None:
+    conn.execute(
+        "DELETE FROM import_lease WHERE lease_name = $lease AND holder = $holder", {"lease": LEASE, "holder": holder}
     )

@@ -22,6 +22,7 @@ import duckdb
 from kbo_pipeline.core.database import connect_read_only, database_exists, is_lock_conflict, is_motherduck
 from kbo_pipeline.core.import_lock import sidecar
 from kbo_pipeline.core.ledger import JobStatus, database_id, has_table, latest_applied
+from kbo_pipeline.errors import KboError
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,11 @@ def _file_identity(database: str) -> list[int] | None:
     return [stat.st_dev, stat.st_ino]
 
 
-def write_state(database: str, state: LedgerState) -> Path:
+def write_state(database: str, state: LedgerState) -> Path | None:
+    """The state file beside a local database; none for MotherDuck, whose clients share no folder: its
+    ledger is read from the database itself."""
+    if is_motherduck(database):
+        return None
     path = state_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + f".{os.getpid()}.tmp")
@@ -131,9 +136,13 @@ def current_ledger(database: str) -> LedgerReading:
     try:
         with connect_read_only(database) as conn:
             return LedgerReading(read_ledger(conn), "database")
+    except KboError as exc:  # MotherDuck unreachable, or a client it refuses
+        return LedgerReading(None, "database", str(exc))
     except duckdb.Error as exc:
         if not is_lock_conflict(exc):
             return LedgerReading(None, "database", f"{database} cannot be read: {str(exc).splitlines()[0]}")
+        if is_motherduck(database):  # the test seam's file, held by a run: MotherDuck keeps no state file
+            return LedgerReading(None, "database", f"{database} is busy (a run holds it); the next tick reads it")
     state, why = load_state(database)
     if state is None:
         return LedgerReading(None, "state file", f"{database} is busy (another process holds it) and {why}")

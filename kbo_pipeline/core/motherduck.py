@@ -12,6 +12,7 @@ it), and nothing downstream ever sees it.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import duckdb
@@ -90,3 +91,28 @@ def connection_error(database: str, exc: BaseException) -> FinalError | Transien
             f"`duckdb md: -c 'CREATE DATABASE {short}'` or in the MotherDuck UI ({first})"
         )
     return MotherDuckUnreachable(f"MotherDuck unreachable: {name}: {first}")
+
+
+# The test seam: KBO_FAKE_MOTHERDUCK_DIR. MotherDuck's rule is kept: one connection configuration per
+# database per process (MotherDuck keeps an instance 15 minutes after close, refusing any other).
+_CONFIGS: dict[str, dict] = {}
+
+
+def fake_path(database: str) -> Path | None:
+    """DIR/NAME.duckdb for `md:NAME` under KBO_FAKE_MOTHERDUCK_DIR; None when the seam is off."""
+    folder = settings.fake_motherduck_dir()
+    if folder is None or not is_motherduck(database):
+        return None
+    return folder / f"{name_of(database).split(':', 1)[1]}.duckdb"
+
+
+def remember_config(database: str, config: dict) -> None:
+    """Refuse a second configuration for a database this process opened (the fake enforces it; the real
+    service refuses it the same way)."""
+    name = name_of(database)
+    first = _CONFIGS.setdefault(name, dict(config))
+    if first != dict(config):
+        raise ConfigError(
+            f"{name} is open in this process with DuckDB settings {first}; MotherDuck refuses another "
+            f"configuration ({dict(config)}) for 15 minutes after close"
+        )

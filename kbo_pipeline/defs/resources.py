@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr
 from kbo_pipeline import settings
 from kbo_pipeline.core.database import connect, interrupts_raised, open_connection, resolve_database
 from kbo_pipeline.core.import_lock import ImportLock
+from kbo_pipeline.core.lease import ImportLease, import_exclusion
 from kbo_pipeline.core.ledger_state import read_ledger, write_state
 from kbo_pipeline.core.motherduck import adopt_token
 from kbo_pipeline.core.progress import read_with_retries
@@ -28,6 +29,7 @@ READ_ONLY_TAG = "kbo/read_only"
 # A reader elsewhere (kbo status, a query) holds the file for moments: wait that out at connect time
 # rather than fail a step (asset checks have no retry policy). Longer holds go to the retry policy.
 CONNECT_LOCK_WAIT = 15.0
+LEASE_RENEWAL = 30.0
 
 
 class KboDatabase(DuckDBResource):
@@ -53,9 +55,10 @@ class KboDatabase(DuckDBResource):
         description="How long the run keeps the database open from step to step before it lets readers in "
         "(KBO_HOLD_SECONDS; 0 closes it after every step).",
     )
-    _lock: ImportLock | None = PrivateAttr(default=None)
+    _lock: ImportLock | ImportLease | None = PrivateAttr(default=None)
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _held_since: float = PrivateAttr(default=0.0)
+    _renewed: float = PrivateAttr(default=0.0)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if context.run is None or context.run.tags.get(READ_ONLY_TAG):  # a tick, a test, a read-only job
@@ -63,7 +66,7 @@ class KboDatabase(DuckDBResource):
         record_worker(context)
         run_id = context.run.run_id
         tag_database(context.instance, context.run, resolve_database(self.database))
-        self._lock = ImportLock(self.database, self.lock_timeout_seconds)
+        self._lock = import_exclusion(self.database, self.lock_timeout_seconds)
         log = context.log.warning if context.log else None
         self._lock.acquire(f"dagster run {run_id}", on_wait=log)  # run_monitor.run_holder
         # From now on the state file exists, so no sensor tick opens the database while this run writes it.
@@ -101,11 +104,13 @@ class KboDatabase(DuckDBResource):
         at once, so nothing stays locked by a failure."""
         if self.hold_seconds <= 0 or self._lock is None:  # outside a run (a sensor, a test) nothing is held
             with connect(self.database, self.connection_config, lock_wait_seconds=CONNECT_LOCK_WAIT) as conn:
+                self._renew_lease(conn)
                 yield conn
             return
         if self._held is None:
             self._held = open_connection(self.database, self.connection_config, lock_wait_seconds=CONNECT_LOCK_WAIT)
             self._held_since = time.monotonic()
+        self._renew_lease(self._held)
         cursor = self._held.cursor()
         try:
             with interrupts_raised():
@@ -117,6 +122,13 @@ class KboDatabase(DuckDBResource):
         cursor.close()
         if time.monotonic() - self._held_since >= self.hold_seconds:
             self.release()
+
+    def _renew_lease(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """A MotherDuck lease's heartbeat, at the start of a step (at most every LEASE_RENEWAL seconds):
+        the sign of life that keeps another machine from taking it over."""
+        if isinstance(self._lock, ImportLease) and time.monotonic() - self._renewed >= LEASE_RENEWAL:
+            self._lock.renew(conn)
+            self._renewed = time.monotonic()
 
     def read(self, query):
         """query(conn) for a step that only reads: on the run's connection when this run holds the

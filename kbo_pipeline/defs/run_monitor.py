@@ -16,7 +16,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunSta
 from dagster._core.events import JobFailureData, RunFailureReason
 
 from kbo_pipeline import settings
-from kbo_pipeline.core.import_lock import left_by
+from kbo_pipeline.core.lease import holder_left
 from kbo_pipeline.core.run_worker import describe, is_alive, this_process
 
 WORKER_TAG = "kbo/run_worker"
@@ -71,7 +71,7 @@ def dead_worker(run: DagsterRun) -> dict | None:
         return None
     alive = is_alive(worker)
     database = run.tags.get(settings.DATABASE_TAG)
-    if alive is None and database and left_by(database, run_holder(run)):
+    if alive is None and database and holder_left(database, run_holder(run)):
         return worker
     return worker if alive is False else None
 

@@ -51,7 +51,10 @@ def test_a_client_motherduck_refuses_is_refused_naming_both_versions_and_the_ins
 
 
 def test_a_name_loses_its_options_and_the_token_moves_to_the_environment(monkeypatch):
-    monkeypatch.delenv("motherduck_token", raising=False)
+    # setenv first, so that the token adopt_token writes is undone after the test (delenv alone records
+    # nothing to restore when the variable was unset).
+    monkeypatch.setenv("motherduck_token", "placeholder")
+    monkeypatch.delenv("motherduck_token")
     assert name_of(f"md:kbo?motherduck_token={TOKEN}&attach_mode=single") == "md:kbo"
     assert name_of(f"motherduck:kbo?motherduck_token={TOKEN}") == "motherduck:kbo"
     assert name_of("data/kbo.duckdb") == "data/kbo.duckdb"
