@@ -5,8 +5,7 @@
 CREATE TABLE IF NOT EXISTS import_lease (
     lease_name VARCHAR PRIMARY KEY,
     holder VARCHAR NOT NULL,       -- "dagster run <id>", or "kbo <command>"
-    host VARCHAR NOT NULL,
-    pid INTEGER NOT NULL,
+    worker VARCHAR NOT NULL,       -- JSON: host, boot id, pid namespace, pid, start time (core/run_worker.py)
     since TIMESTAMP NOT NULL,
     heartbeat TIMESTAMP NOT NULL
 );

@@ -2,7 +2,7 @@
 
 For a local file the import lock is a file lock beside it (core/import_lock.py): every process that can
 write the file can see the lock. A MotherDuck database is shared by machines that share no folder, so
-the right to import is a row in it (sql/lease.sql): holder (run or command, host, pid), since, heartbeat,
+the right to import is a row in it (sql/lease.sql): holder (run or command, its process), since, heartbeat,
 taken and released in short transactions of their own. A holder known dead (same host, its process gone)
 or silent past KBO_LEASE_SECONDS is taken over, and the takeover is said, naming it.
 """
@@ -10,7 +10,6 @@ or silent past KBO_LEASE_SECONDS is taken over, and the takeover is said, naming
 from __future__ import annotations
 
 import os
-import socket
 import time
 
 import duckdb
@@ -20,27 +19,20 @@ from kbo_pipeline.core import import_lock, ledger
 from kbo_pipeline.core.database import connect, is_lock_conflict, is_transient, transaction
 from kbo_pipeline.core.import_lock import ImportLock, ImportLocked
 from kbo_pipeline.core.motherduck import is_motherduck
+from kbo_pipeline.core.run_worker import is_alive, this_process
 
-HOST = socket.gethostname()
+# A connection that meets the holder's run mid-step waits this long (the test seam's file is locked then).
+CONNECT_WAIT = 15.0
 
 
 def _describe(row: ledger.LeaseHolder) -> str:
-    return f"{row.holder} (host {row.host}, pid {row.pid}, since {row.since:%Y-%m-%d %H:%M:%S})"
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
+    return f"{row.holder} (host {row.worker.get('host')}, pid {row.worker.get('pid')}, since {row.since:%Y-%m-%d %H:%M:%S})"
 
 
 def why_replaceable(row: ledger.LeaseHolder, ttl: float) -> str | None:
-    """Why a holder may be taken over (None: it is alive, as far as anyone can tell)."""
-    if row.host == HOST and _process_gone(row.pid):
+    """Why a holder may be taken over (None: it is alive, as far as anyone can tell). Its process is judged
+    as the run monitor judges a run's worker (run_worker.is_alive: a reused pid or a reboot is not it)."""
+    if is_alive(row.worker) is False:
         return "its process is gone"
     if row.silent_seconds > ttl:
         return f"silent for {row.silent_seconds:.0f} s (KBO_LEASE_SECONDS={ttl:.0f})"
@@ -48,7 +40,7 @@ def why_replaceable(row: ledger.LeaseHolder, ttl: float) -> str | None:
 
 
 def current_holder(database: str) -> ledger.LeaseHolder | None:
-    with connect(database, lock_wait_seconds=15.0) as conn:
+    with connect(database, lock_wait_seconds=CONNECT_WAIT) as conn:
         return ledger.lease_holder(conn)
 
 
@@ -59,9 +51,9 @@ def is_held(database: str) -> bool:
 
 
 def left_by(database: str, holder: str) -> bool:
-    """Whether `holder` still has the lease while it is known dead (same host, its process gone)."""
+    """Whether `holder` still has the lease while it is known dead (its process gone)."""
     row = current_holder(database)
-    return row is not None and row.holder == holder and row.host == HOST and _process_gone(row.pid)
+    return row is not None and row.holder == holder and is_alive(row.worker) is False
 
 
 class ImportLease:
@@ -76,7 +68,7 @@ class ImportLease:
     def _try_take(self, holder: str) -> tuple[bool, str]:
         """(taken, what to say): one short transaction on a connection of its own, closed at once so
         that the holder's run can open the database between two steps (the local file of the test seam)."""
-        with connect(self.database, lock_wait_seconds=15.0) as conn, transaction(conn):
+        with connect(self.database, lock_wait_seconds=CONNECT_WAIT) as conn, transaction(conn):
             row = ledger.lease_holder(conn)
             said = ""
             if row is not None and row.holder != holder:
@@ -84,7 +76,7 @@ class ImportLease:
                 if why is None:
                     return False, _describe(row)
                 said = f"took over the import lease of {self.database} from {_describe(row)}: {why}"
-            ledger.take_lease(conn, holder, HOST, os.getpid())
+            ledger.take_lease(conn, holder, this_process())
             return True, said
 
     def acquire(self, holder: str, on_wait=None) -> None:
@@ -126,7 +118,7 @@ class ImportLease:
         if self.holder is None:
             return
         holder, self.holder = self.holder, None
-        with connect(self.database, lock_wait_seconds=15.0) as conn:
+        with connect(self.database, lock_wait_seconds=CONNECT_WAIT) as conn:
             ledger.release_lease(conn, holder)
 
 

@@ -4,6 +4,7 @@ import_job_batches and import_lease. SQL gets states as bound parameters."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -254,8 +255,7 @@ LEASE = "import"
 @dataclass(frozen=True)
 class LeaseHolder:
     holder: str
-    host: str
-    pid: int
+    worker: dict  # core/run_worker.this_process() of the holder: host, boot, pid, start time
     since: datetime
     heartbeat: datetime
     silent_seconds: float  # since its heartbeat, by the database's clock
@@ -264,19 +264,19 @@ class LeaseHolder:
 def lease_holder(conn: duckdb.DuckDBPyConnection) -> LeaseHolder | None:
     conn.execute(sql_text("lease.sql"))
     row = conn.execute(
-        "SELECT holder, host, pid, since, heartbeat, epoch(current_timestamp::TIMESTAMP - heartbeat) "
+        "SELECT holder, worker, since, heartbeat, epoch(current_timestamp::TIMESTAMP - heartbeat) "
         "FROM import_lease WHERE lease_name = $lease",
         {"lease": LEASE},
     ).fetchone()
-    return LeaseHolder(*row) if row else None
+    return LeaseHolder(row[0], json.loads(row[1]), *row[2:]) if row else None
 
 
-def take_lease(conn: duckdb.DuckDBPyConnection, holder: str, host: str, pid: int) -> None:
+def take_lease(conn: duckdb.DuckDBPyConnection, holder: str, worker: dict) -> None:
     """The lease is ours from now (the caller decided the previous holder, if any, may be replaced)."""
     conn.execute("DELETE FROM import_lease WHERE lease_name = $lease", {"lease": LEASE})
     conn.execute(
-        "INSERT INTO import_lease VALUES ($lease, $holder, $host, $pid, current_timestamp, current_timestamp)",
-        {"lease": LEASE, "holder": holder, "host": host, "pid": pid},
+        "INSERT INTO import_lease VALUES ($lease, $holder, $worker, current_timestamp, current_timestamp)",
+        {"lease": LEASE, "holder": holder, "worker": json.dumps(worker)},
     )
 
 
