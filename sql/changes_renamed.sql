@@ -7,4 +7,4 @@
     JOIN {table} t ON t.{key} = n.{key} AND t._extract_number < k
                   AND (t._deleted_at_extract IS NULL OR t._deleted_at_extract > k)
     CROSS JOIN (VALUES ('retired'), ('added')) c(change)
-    WHERE n.extract_number = k
+    WHERE n.extract_number = k AND t.{key} IN (SELECT unnest(keys))

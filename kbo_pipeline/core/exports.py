@@ -181,6 +181,29 @@ def sync_exports(conn: duckdb.DuckDBPyConnection, export_dir: Path | str, curren
     return manifest
 
 
+# Up to this many keys, a table's change set is read with its keys bound as a constant list, which
+# DuckDB turns into a row-group filter; past it (a huge update, a reconciled Full) a list that long
+# costs more to bind than the scan it saves, and the macro looks the keys up itself.
+BOUND_KEYS = 20_000
+
+
+def change_set_query(conn: duckdb.DuckDBPyConnection, table: str, extract_number: int) -> tuple[str, dict]:
+    """The query (and its parameters) that reads changes_in_<table>(k) at the cost of what extract k
+    touched: an extract that nothing in the table precedes (a first Full) is every row added and new,
+    in the table's order (no sort of 47 M rows); otherwise the keys it touched are read first, from
+    the rows it added (the table's end) and retired (found by their row groups' min/max), and bound."""
+    if table not in TABLES:
+        raise ValueError(f"{table!r} is not a table of the entity spec")
+    params = {"k": extract_number}
+    earlier = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE _extract_number < $k)", params).fetchone()[0]
+    if not earlier:
+        return f"SELECT * FROM first_changes_in_{table}($k)", params
+    keys = [key for (key,) in conn.execute(f"SELECT key FROM changed_keys_{table}($k)", params).fetchall()]
+    if not keys or len(keys) > BOUND_KEYS:  # nothing touched (nothing to bind), or too many keys
+        return f"SELECT * FROM changes_in_{table}($k)", params
+    return f"SELECT * FROM changes_of_{table}($k, $keys)", {**params, "keys": keys}
+
+
 def export_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, export_dir: Path | str) -> list[ExportedFile]:
     """changes/extract=<k>/<table>.parquet for every entity table: the rows extract k added or retired,
     typed, with their kind of change (changes_in_<table>)."""
@@ -188,10 +211,11 @@ def export_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, export_
     folder = changes_folder(export_dir, extract_number)
     if folder.exists():
         _remove_partials(folder)
-    return [
-        _write(conn, f"SELECT * FROM changes_in_{entity.table}($k)", {"k": extract_number}, entity.table, folder)
-        for entity in ENTITIES
-    ]
+    files = []
+    for entity in ENTITIES:
+        query, params = change_set_query(conn, entity.table, extract_number)
+        files.append(_write(conn, query, params, entity.table, folder))
+    return files
 
 
 def export_current(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> list[ExportedFile]:

@@ -41,7 +41,7 @@ def _renamed_parts(entity: Entity) -> dict[str, str]:
     of the keys whose names extract k changed, retired with the old names and added with the new, as
     kind 'renamed' (import_name_changes). Empty for the other tables."""
     if not entity.finalized:
-        return {"renamed_rows": "", "renamed_keys": "", "renamed_kind": ""}
+        return {"renamed_rows": "", "renamed_keys": "", "renamed_kind": "", "renamed_key_union": ""}
     replaced = ",\n        ".join(
         f"CASE c.change WHEN 'added' THEN n.new_{col.name} ELSE n.old_{col.name} END AS {col.name}"
         for col in entity.finalized
@@ -50,20 +50,33 @@ def _renamed_parts(entity: Entity) -> dict[str, str]:
         "renamed_rows": render("changes_renamed.sql", entity, replaced=replaced).rstrip("\n"),
         "renamed_keys": f"\nrenamed AS (SELECT {entity.key} AS renamed_key FROM import_name_changes WHERE extract_number = k),",
         "renamed_kind": "\n               WHEN per_key.change_key IN (SELECT renamed_key FROM renamed) THEN 'renamed'",
+        "renamed_key_union": f"\nUNION\nSELECT {entity.key} FROM import_name_changes WHERE extract_number = k",
     }
 
 
 def _changes_in_table(entity: Entity) -> str:
-    """changes_in_<table>(k): the enterprise a row belongs to is its enterprise_number column, or its
-    own number; a child row of an establishment belongs to that establishment's enterprise."""
-    parts = {"enterprise": "", "establishments": "", "establishment_join": ""}  # has enterprise_number
+    """changes_in_<table>(k) and its parts: the enterprise a row belongs to is its enterprise_number
+    column, or its own number; a child row of an establishment belongs to that establishment's
+    enterprise."""
+    parts = {
+        "enterprise": "",
+        "establishments": "",
+        "establishments_first": "",
+        "establishment_join": "",
+        "table_order": "",
+    }
     if entity.table == "enterprise":
         parts["enterprise"] = f"t.{entity.key} AS enterprise_number, "
     elif "enterprise_number" not in {c.name for c in entity.columns}:
+        touched = render(
+            "changes_establishments.sql", which="\n    WHERE establishment_number IN (SELECT unnest(keys))"
+        )
         parts = {
             "enterprise": f"coalesce(e.enterprise_number, t.{entity.key}) AS enterprise_number, ",
-            "establishments": render("changes_establishments.sql", entity).rstrip("\n"),
+            "establishments": ",\n" + touched.rstrip("\n"),
+            "establishments_first": "\nWITH " + render("changes_establishments.sql", which="").rstrip("\n"),
             "establishment_join": f"\nLEFT JOIN establishments e ON e.establishment_number = t.{entity.key}",
+            "table_order": "\nORDER BY t.rowid",
         }
     parts |= _renamed_parts(entity)
     return render("changes_table.sql", entity, compared=", ".join(c.name for c in entity.columns), **parts)

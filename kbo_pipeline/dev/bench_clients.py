@@ -39,15 +39,15 @@ def measure(full: Path, update: Path, csv_folder: Path, out: Path) -> dict:
     csvs = {e.full_member: csv_folder / e.full_member for e in ENTITIES}
     baseline = baseline_load(out / "baseline.duckdb", csvs)
     (out / "baseline.duckdb").unlink()
-    full_command, full_run = timed_command(full, out / "kbo.duckdb", out / "work")
-    daily_command, daily_run = timed_command(update, out / "kbo.duckdb", out / "work")
+    full_import = timed_command(full, out / "kbo.duckdb", out / "work")
+    daily_import = timed_command(update, out / "kbo.duckdb", out / "work")
     return {
         "duckdb": duckdb.__version__,
         "baseline": baseline,
-        "full command": full_command,
-        "full run": full_run,
-        "daily command": daily_command,
-        "daily run": daily_run,
+        "full command": full_import.seconds,
+        "full run": full_import.run.run_seconds,
+        "daily command": daily_import.seconds,
+        "daily run": daily_import.run.run_seconds,
     }
 
 

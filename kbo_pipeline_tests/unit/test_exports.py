@@ -66,6 +66,36 @@ def test_exporting_again_or_after_a_failure_writes_the_same_bytes(applied, tmp_p
     assert digests(changes_folder(out, 142)) == first  # and the half file is gone
 
 
+@pytest.mark.parametrize("bound_keys", [exports.BOUND_KEYS, 0])
+def test_each_file_holds_the_change_set_of_its_macro(applied, tmp_path, monkeypatch, bound_keys):
+    """The export reads a change set its own way (a first Full without the macro's grouping and sort;
+    an update with its keys bound, or past BOUND_KEYS through the macro): the same rows either way."""
+    monkeypatch.setattr(exports, "BOUND_KEYS", bound_keys)
+    numbers = [k for (k,) in applied.execute("SELECT extract_number FROM import_jobs ORDER BY 1").fetchall()]
+    assert exports.change_set_query(applied, "activity", numbers[0])[0].startswith("SELECT * FROM first_changes_in_")
+    later = exports.change_set_query(applied, "activity", numbers[1])[0]
+    assert ("changes_of_" in later) == bool(bound_keys) and ("changes_in_" in later) == (not bound_keys)
+    for k in numbers:
+        for f in export_changes(applied, k, tmp_path / "out"):
+            written = applied.execute("SELECT * FROM read_parquet($p, hive_partitioning = false) ORDER BY ALL", {"p": str(f.path)}).fetchall()
+            macro = applied.execute(f"SELECT * FROM changes_in_{f.table}($k) ORDER BY ALL", {"k": k}).fetchall()
+            assert written == macro and len(written) == expected_rows(applied, f.table, k), (k, f.table)
+
+
+def test_a_first_full_is_written_in_the_table_s_order(applied, tmp_path):
+    """No sort: a first Full's change set comes out in the table's order, establishments' rows included
+    (their enterprise is found by a join, which does not keep the order by itself)."""
+    first = applied.execute("SELECT min(extract_number) FROM import_jobs").fetchone()[0]
+    for f in export_changes(applied, first, tmp_path / "out"):
+        written = applied.execute("SELECT * FROM read_parquet($p, hive_partitioning = false)", {"p": str(f.path)}).df()
+        table = applied.execute(
+            f"SELECT * EXCLUDE (_is_current, _deleted_at_extract) FROM {f.table} WHERE _extract_number = $k "
+            "ORDER BY rowid",
+            {"k": first},
+        ).df()
+        assert written.iloc[:, -len(table.columns) :].equals(table), f.table  # after change, kind, enterprise
+
+
 def test_the_current_snapshot_holds_every_current_row(applied, tmp_path):
     files = export_current(applied, tmp_path / "out")
     assert [f.table for f in files] == [*TABLES, "code"]
