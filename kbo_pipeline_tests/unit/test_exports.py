@@ -77,7 +77,9 @@ def test_each_file_holds_the_change_set_of_its_macro(applied, tmp_path, monkeypa
     assert ("changes_of_" in later) == bool(bound_keys) and ("changes_in_" in later) == (not bound_keys)
     for k in numbers:
         for f in export_changes(applied, k, tmp_path / "out"):
-            written = applied.execute("SELECT * FROM read_parquet($p, hive_partitioning = false) ORDER BY ALL", {"p": str(f.path)}).fetchall()
+            written = applied.execute(
+                "SELECT * FROM read_parquet($p, hive_partitioning = false) ORDER BY ALL", {"p": str(f.path)}
+            ).fetchall()
             macro = applied.execute(f"SELECT * FROM changes_in_{f.table}($k) ORDER BY ALL", {"k": k}).fetchall()
             assert written == macro and len(written) == expected_rows(applied, f.table, k), (k, f.table)
 
