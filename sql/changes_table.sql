@@ -70,12 +70,4 @@ ORDER BY ALL;
 CREATE OR REPLACE MACRO changes_in_{table}(k) AS TABLE
 SELECT * FROM changes_of_{table}(k, (SELECT list(key) FROM changed_keys_{table}(k)));
 
--- The change set of an extract that no row of {table} precedes (a first Full): every row added, every
--- key new. Equal to changes_in_{table}(k) but for the order of its rows, which is the table's: the
--- export writes it without grouping the whole table or sorting it on every column. Where a join finds
--- the enterprise of an establishment's rows, the rows are put back in the table's order by rowid (a
--- hash join does not keep it), so that exporting it again writes the same bytes.
-CREATE OR REPLACE MACRO first_changes_in_{table}(k) AS TABLE{establishments_first}
-SELECT 'added' AS change, 'new' AS kind, {enterprise}t.* EXCLUDE (_is_current, _deleted_at_extract)
-FROM {table} t{establishment_join}
-WHERE t._extract_number = k{table_order};
+{first_changes}

@@ -6,9 +6,11 @@ request the current state. Hive-style folders, so that any engine reads them as 
 
     <export_dir>/manifest.json                           which extracts are valid, for which database
 
-DuckDB writes each file with COPY ... (FORMAT parquet) under a temporary name in the same folder and
-renames it into place, so a reader sees the old file or the new one, never half of one. The rows come
-out in a total order, so writing again (a re-executed step) writes the same bytes.
+DuckDB writes each file with COPY ... (FORMAT parquet, ZSTD) under a temporary name in the same folder
+and renames it into place, so a reader sees the old file or the new one, never half of one. The rows
+come out in a fixed order, so writing again (a re-executed step) writes the same bytes: an update's
+change set sorted (it is small), a first Full's and the current snapshot in the tables' order (a scan
+keeps it; a sort of 47 M rows would cost more than writing them).
 
 The folder belongs to one database: the manifest names its id, and a database refuses a folder that
 another one wrote. It follows the ledger: `sync_exports` (after every export and every rollback)
@@ -32,12 +34,17 @@ import duckdb
 from kbo_pipeline.core.database import database_of
 from kbo_pipeline.core.entities import CODE, ENTITIES, ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.ledger import JobStatus, database_id
+from kbo_pipeline.core.schema import is_establishment_number, reaches_enterprise_through_establishment
 from kbo_pipeline.errors import FinalError
 
 PARTIAL = ".partial-"  # a file being written: <name>.parquet.partial-<pid>; no reader's *.parquet matches it
 MANIFEST = "manifest.json"
 CHANGE_FOLDER = re.compile(r"extract=(\d+)")
 CURRENT_TABLES = (*TABLES, CODE.table)
+# ZSTD, not DuckDB's default Snappy: a first Full's activity change set (36 M rows) was 53 MB against
+# 302 MB and no slower to write (10.5 s against 12.5 s); every Parquet reader knows it. DuckDB's default
+# row groups were faster than 1 M-row ones (12.5 s against 13.4 s). BENCHMARKS.md, issue 19.
+PARQUET = "FORMAT parquet, COMPRESSION zstd"
 
 
 class ExportFolderError(FinalError):
@@ -85,7 +92,7 @@ def _write(conn: duckdb.DuckDBPyConnection, query: str, params: dict, table: str
     final = folder / f"{table}.parquet"
     partial = folder / f"{final.name}{PARTIAL}{os.getpid()}"
     try:
-        rows = conn.execute(f"COPY ({query}) TO $path (FORMAT parquet)", {**params, "path": str(partial)}).fetchone()[0]
+        rows = conn.execute(f"COPY ({query}) TO $path ({PARQUET})", {**params, "path": str(partial)}).fetchone()[0]
         os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)
@@ -196,12 +203,21 @@ def change_set_query(conn: duckdb.DuckDBPyConnection, table: str, extract_number
         raise ValueError(f"{table!r} is not a table of the entity spec")
     params = {"k": extract_number}
     earlier = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE _extract_number < $k)", params).fetchone()[0]
-    if not earlier:
+    if not earlier and not (
+        reaches_enterprise_through_establishment(ENTITY_BY_TABLE[table]) and _odd_establishment_numbers(conn)
+    ):
         return f"SELECT * FROM first_changes_in_{table}($k)", params
     keys = [key for (key,) in conn.execute(f"SELECT key FROM changed_keys_{table}($k)", params).fetchall()]
     if not keys or len(keys) > BOUND_KEYS:  # nothing touched (nothing to bind), or too many keys
         return f"SELECT * FROM changes_in_{table}($k)", params
     return f"SELECT * FROM changes_of_{table}($k, $keys)", {**params, "keys": keys}
+
+
+def _odd_establishment_numbers(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether an establishment number lacks the register's form, which first_changes_in_<table> relies
+    on to tell an establishment's rows from an enterprise's without a join."""
+    odd = f"SELECT EXISTS (SELECT 1 FROM establishment WHERE NOT ({is_establishment_number('establishment_number')}))"
+    return conn.execute(odd).fetchone()[0]
 
 
 def export_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, export_dir: Path | str) -> list[ExportedFile]:
@@ -224,12 +240,14 @@ def export_current(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> l
     folder = current_folder(export_dir)
     if folder.exists():
         _remove_partials(folder)
+    # In the tables' order, not sorted: a scan keeps it, so writing again writes the same bytes, and
+    # sorting 47 M rows on every column cost more than writing them.
     files = []
     for entity in ENTITIES:
         columns = ", ".join(entity.published_columns)
-        query = f"SELECT {columns} FROM {entity.table} WHERE _is_current ORDER BY ALL"
+        query = f"SELECT {columns} FROM {entity.table} WHERE _is_current"
         files.append(_write(conn, query, {}, entity.table, folder))
-    files.append(_write(conn, "SELECT * FROM code ORDER BY ALL", {}, CODE.table, folder))
+    files.append(_write(conn, "SELECT * FROM code", {}, CODE.table, folder))
     return files
 
 

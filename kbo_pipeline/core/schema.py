@@ -54,32 +54,50 @@ def _renamed_parts(entity: Entity) -> dict[str, str]:
     }
 
 
+def is_establishment_number(column: str) -> str:
+    """SQL: `column` has the form of an establishment number (2.000.000.339, a digit then a dot), which
+    an enterprise number (0200.065.765) never has (docs/extract-format.md)."""
+    return f"substr({column}, 2, 1) = '.'"
+
+
+def reaches_enterprise_through_establishment(entity: Entity) -> bool:
+    """Its rows hang off an entity number that may be an establishment's (whose enterprise is looked up)."""
+    return entity.table != "enterprise" and "enterprise_number" not in {c.name for c in entity.columns}
+
+
 def _changes_in_table(entity: Entity) -> str:
     """changes_in_<table>(k) and its parts: the enterprise a row belongs to is its enterprise_number
     column, or its own number; a child row of an establishment belongs to that establishment's
     enterprise."""
-    parts = {
-        "enterprise": "",
-        "establishments": "",
-        "establishments_first": "",
-        "establishment_join": "",
-        "table_order": "",
-    }
+    parts = {"enterprise": "", "establishments": "", "establishment_join": ""}
+    first = render("first_changes.sql", entity, enterprise="")
     if entity.table == "enterprise":
         parts["enterprise"] = f"t.{entity.key} AS enterprise_number, "
-    elif "enterprise_number" not in {c.name for c in entity.columns}:
+        first = render("first_changes.sql", entity, enterprise=parts["enterprise"])
+    elif reaches_enterprise_through_establishment(entity):
         touched = render(
             "changes_establishments.sql", which="\n    WHERE establishment_number IN (SELECT unnest(keys))"
         )
         parts = {
             "enterprise": f"coalesce(e.enterprise_number, t.{entity.key}) AS enterprise_number, ",
             "establishments": ",\n" + touched.rstrip("\n"),
-            "establishments_first": "\nWITH " + render("changes_establishments.sql", which="").rstrip("\n"),
             "establishment_join": f"\nLEFT JOIN establishments e ON e.establishment_number = t.{entity.key}",
-            "table_order": "\nORDER BY t.rowid",
         }
+        every = render("changes_establishments.sql", which="").rstrip("\n").replace("\n", "\n    ")
+        first = render(
+            "first_changes_establishments.sql",
+            entity,
+            establishments=every,
+            is_establishment=is_establishment_number(f"t.{entity.key}"),
+        )
     parts |= _renamed_parts(entity)
-    return render("changes_table.sql", entity, compared=", ".join(c.name for c in entity.columns), **parts)
+    return render(
+        "changes_table.sql",
+        entity,
+        compared=", ".join(c.name for c in entity.columns),
+        first_changes=first.rstrip("\n"),
+        **parts,
+    )
 
 
 @cache

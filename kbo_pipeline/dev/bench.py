@@ -554,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", type=Path, default=None, help="work in this folder and keep it (default: a temporary one)"
     )
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each figure shows as it is measured, also into a file
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         run(args.scale, args.keep / args.scale)

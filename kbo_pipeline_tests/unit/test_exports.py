@@ -8,10 +8,11 @@ import duckdb
 import pytest
 
 from kbo_pipeline.core import exports
-from kbo_pipeline.core.entities import ENTITIES, TABLES
+from kbo_pipeline.core.entities import ENTITIES, ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.exports import changes_folder, expected_rows, export_changes, export_current, file_rows
 from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.core.importer import import_extract
+from kbo_pipeline.core.schema import is_establishment_number, reaches_enterprise_through_establishment
 
 
 def digests(folder) -> dict[str, str]:
@@ -85,17 +86,39 @@ def test_each_file_holds_the_change_set_of_its_macro(applied, tmp_path, monkeypa
 
 
 def test_a_first_full_is_written_in_the_table_s_order(applied, tmp_path):
-    """No sort: a first Full's change set comes out in the table's order, establishments' rows included
-    (their enterprise is found by a join, which does not keep the order by itself)."""
+    """No sort: a first Full's change set comes out in the table's order, an enterprise's rows first,
+    then an establishment's (their enterprise is found by a join, which does not keep the order)."""
     first = applied.execute("SELECT min(extract_number) FROM import_jobs").fetchone()[0]
+    establishment_rows = 0
     for f in export_changes(applied, first, tmp_path / "out"):
         written = applied.execute("SELECT * FROM read_parquet($p, hive_partitioning = false)", {"p": str(f.path)}).df()
+        entity = ENTITY_BY_TABLE[f.table]
+        ordered = "rowid"
+        if reaches_enterprise_through_establishment(entity):
+            ordered = f"{is_establishment_number(entity.key)}, rowid"
+            establishment_rows += applied.execute(
+                f"SELECT count(*) FROM {f.table} WHERE {is_establishment_number(entity.key)}"
+            ).fetchone()[0]
         table = applied.execute(
             f"SELECT * EXCLUDE (_is_current, _deleted_at_extract) FROM {f.table} WHERE _extract_number = $k "
-            "ORDER BY rowid",
+            f"ORDER BY {ordered}",
             {"k": first},
         ).df()
         assert written.iloc[:, -len(table.columns) :].equals(table), f.table  # after change, kind, enterprise
+    assert establishment_rows > 0  # the join's branch was written too
+
+
+def test_an_establishment_number_of_another_form_takes_the_macro_s_path(applied, tmp_path):
+    """first_changes_in_<table> tells an establishment's rows by the number's form: an establishment
+    whose number lacks it sends a first Full's child tables through the general path instead."""
+    first = applied.execute("SELECT min(extract_number) FROM import_jobs").fetchone()[0]
+    assert "first_changes_in_" in exports.change_set_query(applied, "address", first)[0]
+    applied.execute(
+        "UPDATE establishment SET establishment_number = replace(establishment_number, '.', '') "
+        "WHERE rowid = (SELECT min(rowid) FROM establishment)"
+    )
+    assert "first_changes_in_" not in exports.change_set_query(applied, "address", first)[0]
+    assert "first_changes_in_" in exports.change_set_query(applied, "enterprise", first)[0]
 
 
 def test_the_current_snapshot_holds_every_current_row(applied, tmp_path):
