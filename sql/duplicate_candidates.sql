@@ -6,6 +6,6 @@
 CREATE OR REPLACE TEMP TABLE duplicate_candidates AS
 SELECT hash({compared}) AS h
 FROM {target}
-WHERE job_id = $job_id AND operation = 'insert'
+WHERE {rows_of_file}
 GROUP BY h
 HAVING count(*) > 1;

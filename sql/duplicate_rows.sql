@@ -6,7 +6,7 @@
 WITH staged AS (
     SELECT rowid AS r, hash({compared}) AS h, struct_pack({compared}) AS compared
     FROM {target}
-    WHERE job_id = $job_id AND operation = 'insert'
+    WHERE {rows_of_file}
 ),
 ranked AS (
     SELECT r, row_number() OVER (PARTITION BY compared ORDER BY r {order}) AS nth

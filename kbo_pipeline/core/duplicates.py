@@ -41,19 +41,28 @@ class Duplicates:
 
 
 def drop_duplicates(
-    conn: duckdb.DuckDBPyConnection, entity: Entity, job_id: int, member: str, target: str | None = None
+    conn: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    job_id: int,
+    member: str,
+    target: str | None = None,
+    extract_number: int | None = None,
 ) -> Duplicates | None:
     """Delete the redundant rows of job_id's staged insert file `member` of `entity` from `target` (its
-    staging table by default); what was dropped, with the lines in file order (None: nothing)."""
+    staging table by default); what was dropped, with the lines in file order (None: nothing). With
+    `extract_number`, the file was read straight into the entity table: its rows are that extract's."""
     target = target or entity.staging_table
+    if extract_number is None:
+        rows_of_file, params = "job_id = $job_id AND operation = 'insert'", {"job_id": job_id}
+    else:
+        rows_of_file, params = "_extract_number = $extract_number", {"extract_number": extract_number}
     compared = entity.key if entity.one_row_per_key else ", ".join(c.name for c in entity.csv_columns)
-    conn.execute(render("duplicate_candidates.sql", entity, target=target, compared=compared), {"job_id": job_id})
+    sql = {"target": target, "compared": compared, "rows_of_file": rows_of_file}
+    conn.execute(render("duplicate_candidates.sql", entity, **sql), params)
     if not conn.execute("SELECT count(*) FROM duplicate_candidates").fetchone()[0]:
         return None
     order = "DESC" if entity.one_row_per_key else "ASC"
-    redundant = conn.execute(
-        render("duplicate_rows.sql", entity, target=target, compared=compared, order=order), {"job_id": job_id}
-    ).fetchall()
+    redundant = conn.execute(render("duplicate_rows.sql", entity, order=order, **sql), params).fetchall()
     conn.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT unnest($rowids))", {"rowids": [r for r, _ in redundant]})
     lines = tuple(position + 2 for _, position in redundant[:LINES_KEPT])
     return Duplicates(entity.table, member, entity.one_row_per_key, len(redundant), lines)

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 import duckdb
 
+from kbo_pipeline.core.entities import Operation
 from kbo_pipeline.core.templates import render, sql_text
 
 
@@ -169,6 +170,24 @@ def add_batches(conn: duckdb.DuckDBPyConnection, entity, job_id: int, operation:
         render("stage_batches.sql", entity),
         {"job_id": job_id, "operation": operation, "table_name": entity.table, "pending": BatchStatus.PENDING},
     ).fetchone()[0]
+
+
+def add_loaded_batch(conn: duckdb.DuckDBPyConnection, entity, job_id: int, rows: int) -> int:
+    """The one batch of a table a Full into an empty database read straight into it: completed with
+    the rows, in the staging transaction that inserted them; returns 1."""
+    conn.execute(
+        "INSERT INTO import_job_batches (job_id, table_name, batch_number, operation, status, records_count, "
+        "rows_affected, started_at, completed_at) "
+        "VALUES ($job_id, $table, 1, $insert, $completed, $rows, $rows, current_timestamp, current_timestamp)",
+        {
+            "job_id": job_id,
+            "table": entity.table,
+            "insert": Operation.INSERT,
+            "completed": BatchStatus.COMPLETED,
+            "rows": rows,
+        },
+    )
+    return 1
 
 
 def job_staged(conn: duckdb.DuckDBPyConnection, job_id: int, batches: int, rows: int) -> None:

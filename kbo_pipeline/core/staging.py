@@ -1,6 +1,10 @@
 """Typed staging: every CSV of an extract read by DuckDB into import_staging_<entity>, with a batch
 number on every row, and one pending import_job_batches row per batch. One transaction: a bad row
-anywhere stages nothing."""
+anywhere stages nothing.
+
+A Full into an empty database is read straight into the entity tables instead, in the same one
+transaction, each table's rows with one completed ledger batch: there is nothing to retire or to
+reconcile, and copying 47 M rows from staging into the tables was a third of the Full's import."""
 
 from __future__ import annotations
 
@@ -33,6 +37,9 @@ class StagedPart:
     batch_size: int
     batches: int
     reason: str = ""  # why this batch size
+
+
+LOADED = "a Full into an empty database: read straight into the table"
 
 
 def _columns_struct(entity: Entity, operation: str) -> str:
@@ -117,6 +124,21 @@ def resource_problem(exc: Exception) -> str:
     return f"could not read its unpacked copy (was the work folder removed?): {first}"
 
 
+def load_rows_sql(entity: Entity) -> str:
+    columns = _staged_columns(entity, Operation.INSERT)
+    return render(
+        "load_rows.sql",
+        entity,
+        expressions=", ".join(c.expression or c.name for c in columns),
+        renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns),
+        reader=csv_reader(entity, Operation.INSERT),
+    )
+
+
+def tables_are_empty(conn: duckdb.DuckDBPyConnection) -> bool:
+    return not any(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {e.table})").fetchone()[0] for e in ENTITIES)
+
+
 def count_rows(conn: duckdb.DuckDBPyConnection, extract: Extract, folder: Path, member: Member) -> int:
     with reading(extract, member):
         return conn.execute(
@@ -140,6 +162,8 @@ def stage_extract(
     data), only the differences with the current state are staged."""
     if reconcile:
         return _stage_reconciled(conn, job_id, extract, folder, choices, accept_drift)
+    if extract.extract_type == ExtractType.FULL and tables_are_empty(conn):
+        return _load_into_empty_tables(conn, job_id, extract, folder)
     entity_members = [m for m in extract.members if m.entity in ENTITIES]
     if extract.extract_type != ExtractType.FULL:
         # A Full is not counted first: that would read 2 GB of CSV once more, and at Full sizes the
@@ -182,6 +206,30 @@ def _stage_member(
     }
     with reading(extract, member):
         return conn.execute(stage_rows_sql(member.entity, operation, target), params).fetchone()[0]
+
+
+def _load_into_empty_tables(conn, job_id: int, extract: Extract, folder: Path) -> list[StagedPart]:
+    """A Full into an empty database: every file read straight into its table, its duplicate rows
+    dropped there, one completed ledger batch per table; all in one transaction, like staging."""
+    parts, duplicates = [], []
+    with transaction(conn):
+        for member in (m for m in extract.members if m.entity in ENTITIES):
+            entity = member.entity
+            params = {
+                "path": str(member_path(folder, member)),
+                "snapshot_date": extract.snapshot_date,
+                "extract_number": extract.number,
+            }
+            with reading(extract, member):
+                rows = conn.execute(load_rows_sql(entity), params).fetchone()[0]
+            if dropped := drop_duplicates(conn, entity, job_id, member.name, entity.table, extract.number):
+                duplicates.append(dropped)
+                rows -= dropped.dropped
+            batches = ledger.add_loaded_batch(conn, entity, job_id, rows)
+            parts.append(StagedPart(entity.table, Operation.INSERT, rows, rows, batches, LOADED))
+        record_duplicates(conn, job_id, duplicates)
+        _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
+    return parts
 
 
 def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Path, parts: list[StagedPart]) -> None:

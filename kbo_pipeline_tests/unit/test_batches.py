@@ -4,10 +4,13 @@ import pytest
 
 from kbo_pipeline.core.batch_sizes import configured_sizes, plan_batch_sizes
 from kbo_pipeline.core.batches import apply_batch, mark_failed
+from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
+from kbo_pipeline.core.extract import ExtractError
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.ledger import BatchStatus
 from kbo_pipeline.errors import ConfigError
+from kbo_pipeline_tests.support.files import rewritten
 from kbo_pipeline_tests.support.replay import assert_equals_replay
 from kbo_pipeline_tests.support.tables import staged_batches, table_checksums
 
@@ -55,7 +58,9 @@ def test_a_small_extract_is_one_batch_per_table_and_operation():
 
 
 def test_many_small_batches_give_the_same_state_as_the_replay(db, work_dir, samples):
-    for path in samples[:3]:
+    full = import_extract(db, samples[0], work_dir, SMALL_SIZES)
+    assert full.batches == ()  # a Full into an empty database is read straight into its tables
+    for path in samples[1:3]:
         result = import_extract(db, path, work_dir, SMALL_SIZES)
         assert len(result.batches) > 20
     keys = [r.batch.mapping_key for r in result.batches]
@@ -139,3 +144,32 @@ def test_a_completed_batch_is_never_marked_failed(db, work_dir, samples):
     ).fetchone()
     assert (status, error) == ("completed", None)
     assert apply_batch(db, batches[0]).skipped  # and running it again applies nothing
+
+
+def test_a_full_into_an_empty_database_is_read_straight_into_its_tables(db, work_dir, samples, tmp_path):
+    """No staging copy and no batch step: when staging commits, each table holds the Full's rows and
+    the ledger one completed batch per table with their count; a bad file anywhere leaves it all empty."""
+    job_id, batches = staged_batches(db, samples[0], work_dir)
+    assert batches == []
+    ledger = db.execute(
+        "SELECT table_name, count(*), min(status), sum(records_count), sum(rows_affected) FROM import_job_batches "
+        "WHERE job_id = $j GROUP BY ALL ORDER BY ALL",
+        {"j": job_id},
+    ).fetchall()
+    assert [row[0] for row in ledger] == sorted(TABLES)
+    for table, count, status, staged, applied in ledger:
+        rows = db.execute(f"SELECT count(*) FROM {table} WHERE _extract_number = 140 AND _is_current").fetchone()[0]
+        assert (count, status, staged, applied) == (1, BatchStatus.COMPLETED, rows, rows), table
+        assert db.execute(f"SELECT count(*) FROM import_staging_{table}").fetchone()[0] == 0
+    # The same Full with a short last line in activity, its last file: the whole staging rolls back.
+    def bad_last_line(name, data):
+        if name != "activity.csv":
+            return name, data
+        return name, data.rstrip(b"\r\n") + b'\r\n"0200.065.765","001"\r\n'
+
+    bad = rewritten(tmp_path / "bad", bad_last_line, samples[0])
+    with connect(str(tmp_path / "other.duckdb")) as other:
+        with pytest.raises(ExtractError, match=r"activity\.csv"):
+            staged_batches(other, bad, work_dir)
+        assert all(other.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0 for t in TABLES)
+        assert other.execute("SELECT count(*) FROM import_job_batches").fetchone()[0] == 0
