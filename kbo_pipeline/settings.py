@@ -164,11 +164,15 @@ def check_environment() -> None:
             raise ConfigError(f"{name} must be a whole number (0 or more), not {os.environ.get(name)!r}") from None
 
 
+# DuckDB's own default is 80 % of the machine's memory; an import then grows as far as the machine lets
+# it. 2.5 GB keeps the importing process (DuckDB, Python and Dagster) under 3 GB on the full register
+# (BENCHMARKS.md, issue 19); raise it on a larger machine.
+DEFAULT_MEMORY_LIMIT = "2.5GB"
+
+
 def duckdb_config() -> dict[str, str]:
-    """KBO_MEMORY_LIMIT and KBO_THREADS, passed to DuckDB when set."""
-    config = {}
-    if os.environ.get("KBO_MEMORY_LIMIT"):
-        config["memory_limit"] = os.environ["KBO_MEMORY_LIMIT"]
+    """KBO_MEMORY_LIMIT (default DEFAULT_MEMORY_LIMIT) and KBO_THREADS (when set), passed to DuckDB."""
+    config = {"memory_limit": os.environ.get("KBO_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT}
     if os.environ.get("KBO_THREADS"):
         config["threads"] = os.environ["KBO_THREADS"]
     return config

@@ -227,11 +227,20 @@ def export_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, export_
     folder = changes_folder(export_dir, extract_number)
     if folder.exists():
         _remove_partials(folder)
-    files = []
-    for entity in ENTITIES:
-        query, params = change_set_query(conn, entity.table, extract_number)
-        files.append(_write(conn, query, params, entity.table, folder))
-    return files
+    queries = [(entity.table, *change_set_query(conn, entity.table, extract_number)) for entity in ENTITIES]
+    if any("first_changes_in_" in query for _, query, _ in queries):
+        _settle(conn)
+    return [_write(conn, query, params, table, folder) for table, query, params in queries]
+
+
+def _settle(conn: duckdb.DuckDBPyConnection) -> None:
+    """Checkpoint a local database before a file is written unsorted: DuckDB's Parquet writer encodes a
+    column read from changes not yet checkpointed (the names an import just resolved) otherwise than
+    the same column read from disk: the same rows in other bytes, so a re-executed export after the
+    run's own checkpoint would differ. A sorted file is materialised first and does not depend on it.
+    MotherDuck checkpoints on its own terms; there the rows, not the bytes, are what repeats."""
+    if Path(database_of(conn)).is_file():
+        conn.execute("CHECKPOINT")
 
 
 def export_current(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> list[ExportedFile]:
@@ -242,6 +251,7 @@ def export_current(conn: duckdb.DuckDBPyConnection, export_dir: Path | str) -> l
         _remove_partials(folder)
     # In the tables' order, not sorted: a scan keeps it, so writing again writes the same bytes, and
     # sorting 47 M rows on every column cost more than writing them.
+    _settle(conn)
     files = []
     for entity in ENTITIES:
         columns = ", ".join(entity.published_columns)

@@ -214,6 +214,16 @@ def test_a_run_config_naming_only_the_database_keeps_the_memory_limit(monkeypatc
             limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     with duckdb.connect(config={"memory_limit": "1GB"}) as reference:
         assert limit == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    # Unset, the default holds, not DuckDB's 80 % of the machine.
+    monkeypatch.delenv("KBO_MEMORY_LIMIT")
+    with build_resources(
+        {"kbo_db": KboDatabase.configure_at_launch()},
+        resource_config={"kbo_db": {"config": {"database": str(tmp_path / "kbo.duckdb")}}},
+    ) as resources:
+        with resources.kbo_db.get_connection() as conn:
+            limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    with duckdb.connect(config={"memory_limit": settings.DEFAULT_MEMORY_LIMIT}) as reference:
+        assert limit == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
 def test_a_run_for_another_database_carries_that_database_tag(dagster_home, tmp_path):
