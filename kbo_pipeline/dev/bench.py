@@ -42,7 +42,7 @@ from kbo_pipeline.core.exports import changes_folder, export_current
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
 from kbo_pipeline.core.schema import create_schema
-from kbo_pipeline.core.staging import csv_reader
+from kbo_pipeline.core.staging import csv_reader, load_rows_sql
 from kbo_pipeline.dev.sample import NACE, code_csv, extract_name, meta_csv  # NACE: the codes code.csv describes
 
 # Rows per enterprise in the October 2025 Full (docs/extract-format.md): 1.9 M enterprises.
@@ -193,6 +193,13 @@ def generate_update(
     return write_extract(folder, number, "update", members)
 
 
+def read_csvs(conn: duckdb.DuckDBPyConnection, csvs: dict[str, Path]) -> None:
+    """Each Full CSV, typed by DuckDB's reader as the importer types it, into its table."""
+    for entity in ENTITIES:
+        params = {"path": str(csvs[entity.full_member]), "snapshot_date": date(2025, 9, 30), "extract_number": 140}
+        conn.execute(load_rows_sql(entity), params)
+
+
 def baseline_load(database: Path, csvs: dict[str, Path]) -> float:
     """The physical limit: DuckDB read_csv of the same CSVs, same types, into the same tables."""
 
@@ -200,15 +207,7 @@ def baseline_load(database: Path, csvs: dict[str, Path]) -> float:
     with connect(str(database), settings.duckdb_config()) as conn:
         conn.execute("SET enable_progress_bar = false")
         create_schema(conn)
-        for entity in ENTITIES:
-            columns = ", ".join(c.name for c in entity.columns)
-            expressions = ", ".join(c.expression or c.name for c in entity.columns)
-            renamed = ", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns)
-            conn.execute(
-                f"INSERT INTO {entity.table} ({columns}, _snapshot_date, _extract_number, _is_current) "
-                f"SELECT {expressions}, DATE '2025-09-30', 140, true FROM (SELECT {renamed} FROM {csv_reader(entity, 'insert')})",
-                {"path": str(csvs[entity.full_member])},
-            )
+        read_csvs(conn, csvs)
     return time.monotonic() - started
 
 
@@ -227,15 +226,7 @@ def reference_load(database: Path, zip_path: Path, folder: Path) -> tuple[float,
     with connect(str(database), settings.duckdb_config()) as conn:
         conn.execute("SET enable_progress_bar = false")
         create_schema(conn)
-        for entity in ENTITIES:
-            columns = ", ".join(c.name for c in entity.columns)
-            expressions = ", ".join(c.expression or c.name for c in entity.columns)
-            renamed = ", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns)
-            conn.execute(
-                f"INSERT INTO {entity.table} ({columns}, _snapshot_date, _extract_number, _is_current) "
-                f"SELECT {expressions}, DATE '2025-09-30', 140, true FROM (SELECT {renamed} FROM {csv_reader(entity, 'insert')})",
-                {"path": str(folder / entity.full_member)},
-            )
+        read_csvs(conn, {e.full_member: folder / e.full_member for e in ENTITIES})
         mark_touched(conn, 140)
         resolve_touched(conn)
         seconds = time.monotonic() - started

@@ -204,26 +204,25 @@ def test_a_failing_blocking_check_stops_the_run_before_finalize(dagster_home, tm
 
 def test_a_run_config_naming_only_the_database_keeps_the_memory_limit(monkeypatch, tmp_path):
     """kbo import and the launchpad configure kbo_db with its database alone; KBO_MEMORY_LIMIT must still
-    reach DuckDB (without it, the Full's export took 14 GB where 3 GB were set)."""
+    reach DuckDB (without it, the Full's export took 14 GB where 3 GB were set); unset, the default
+    holds, not DuckDB's 80 % of the machine."""
+
+    def limit_in_a_run() -> str:
+        with build_resources(
+            {"kbo_db": KboDatabase.configure_at_launch()},
+            resource_config={"kbo_db": {"config": {"database": str(tmp_path / "kbo.duckdb")}}},
+        ) as resources:
+            with resources.kbo_db.get_connection() as conn:
+                return conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    def limit_of(setting: str) -> str:
+        with duckdb.connect(config={"memory_limit": setting}) as reference:
+            return reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
     monkeypatch.setenv("KBO_MEMORY_LIMIT", "1GB")
-    with build_resources(
-        {"kbo_db": KboDatabase.configure_at_launch()},
-        resource_config={"kbo_db": {"config": {"database": str(tmp_path / "kbo.duckdb")}}},
-    ) as resources:
-        with resources.kbo_db.get_connection() as conn:
-            limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    with duckdb.connect(config={"memory_limit": "1GB"}) as reference:
-        assert limit == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    # Unset, the default holds, not DuckDB's 80 % of the machine.
+    assert limit_in_a_run() == limit_of("1GB")
     monkeypatch.delenv("KBO_MEMORY_LIMIT")
-    with build_resources(
-        {"kbo_db": KboDatabase.configure_at_launch()},
-        resource_config={"kbo_db": {"config": {"database": str(tmp_path / "kbo.duckdb")}}},
-    ) as resources:
-        with resources.kbo_db.get_connection() as conn:
-            limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    with duckdb.connect(config={"memory_limit": settings.DEFAULT_MEMORY_LIMIT}) as reference:
-        assert limit == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit_in_a_run() == limit_of(settings.DEFAULT_MEMORY_LIMIT) != limit_of("1GB")
 
 
 def test_a_run_for_another_database_carries_that_database_tag(dagster_home, tmp_path):

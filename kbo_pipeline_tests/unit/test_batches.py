@@ -161,6 +161,7 @@ def test_a_full_into_an_empty_database_is_read_straight_into_its_tables(db, work
         rows = db.execute(f"SELECT count(*) FROM {table} WHERE _extract_number = 140 AND _is_current").fetchone()[0]
         assert (count, status, staged, applied) == (1, BatchStatus.COMPLETED, rows, rows), table
         assert db.execute(f"SELECT count(*) FROM import_staging_{table}").fetchone()[0] == 0
+
     # The same Full with a short last line in activity, its last file: the whole staging rolls back.
     def bad_last_line(name, data):
         if name != "activity.csv":
