@@ -16,6 +16,10 @@ the batch's name (`<table>_<operation>_<NNNN>`, as in the step name) or against 
   as when a commit over the network lands and its acknowledgement does not. Besides the batches, two
   more names take it: `staging` (the staging transaction) and `finalize` (the finalize transaction).
 
+A Full read straight into an empty database has one batch per table, `<table>_insert_0001`, loaded
+inside the staging transaction: its `before_sql` and `before_commit` (and their kill and wait forms)
+fire there, with every table loaded so far still uncommitted.
+
 With MARKER, the failpoint fires only while that file exists, so deleting the file lets a re-execution
 succeed. Unset (the default), nothing ever fails on purpose.
 """

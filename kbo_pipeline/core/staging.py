@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from kbo_pipeline.core import ledger
+from kbo_pipeline.core import failpoints, ledger
 from kbo_pipeline.core.batch_sizes import fit_to_counts
 from kbo_pipeline.core.database import transaction
 from kbo_pipeline.core.duplicates import drop_duplicates
@@ -215,17 +215,20 @@ def _load_into_empty_tables(conn, job_id: int, extract: Extract, folder: Path) -
     with transaction(conn):
         for member in (m for m in extract.members if m.entity in ENTITIES):
             entity = member.entity
+            batch = f"{entity.table}_{Operation.INSERT}_0001"  # the table's one ledger batch, named as a step
             params = {
                 "path": str(member_path(folder, member)),
                 "snapshot_date": extract.snapshot_date,
                 "extract_number": extract.number,
             }
+            failpoints.hit("before_sql", batch, extract.number)
             with reading(extract, member):
                 rows = conn.execute(load_rows_sql(entity), params).fetchone()[0]
             if dropped := drop_duplicates(conn, entity, job_id, member.name, entity.table, extract.number):
                 duplicates.append(dropped)
                 rows -= dropped.dropped
             batches = ledger.add_loaded_batch(conn, entity, job_id, rows)
+            failpoints.hit("before_commit", batch, extract.number)
             parts.append(StagedPart(entity.table, Operation.INSERT, rows, rows, batches, LOADED))
         record_duplicates(conn, job_id, duplicates)
         _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
