@@ -32,7 +32,7 @@ class Batch:
     @property
     def mapping_key(self) -> str:
         """Dagster mapping key: `activity_insert_0003`."""
-        return f"{self.table}_{self.operation}_{self.batch_number:04d}"
+        return ledger.batch_name(self.table, self.operation, self.batch_number)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -196,7 +197,13 @@ def sync_exports(conn: duckdb.DuckDBPyConnection, export_dir: Path | str, curren
 BOUND_KEYS = 20_000
 
 
-def change_set_query(conn: duckdb.DuckDBPyConnection, table: str, extract_number: int) -> tuple[str, dict]:
+class ChangeSetQuery(NamedTuple):
+    sql: str
+    params: dict
+    in_table_order: bool  # a first Full's, written unsorted: its bytes depend on the storage (_settle)
+
+
+def change_set_query(conn: duckdb.DuckDBPyConnection, table: str, extract_number: int) -> ChangeSetQuery:
     """The query (and its parameters) that reads changes_in_<table>(k) at the cost of what extract k
     touched: an extract that nothing in the table precedes (a first Full) is every row added and new,
     in the table's order (no sort of 47 M rows); otherwise the keys it touched are read first, from
@@ -208,11 +215,11 @@ def change_set_query(conn: duckdb.DuckDBPyConnection, table: str, extract_number
     if not earlier and not (
         reaches_enterprise_through_establishment(ENTITY_BY_TABLE[table]) and _odd_establishment_numbers(conn)
     ):
-        return f"SELECT * FROM first_changes_in_{table}($k)", params
+        return ChangeSetQuery(f"SELECT * FROM first_changes_in_{table}($k)", params, True)
     keys = [key for (key,) in conn.execute(f"SELECT key FROM changed_keys_{table}($k)", params).fetchall()]
     if not keys or len(keys) > BOUND_KEYS:  # nothing touched (nothing to bind), or too many keys
-        return f"SELECT * FROM changes_in_{table}($k)", params
-    return f"SELECT * FROM changes_of_{table}($k, $keys)", {**params, "keys": keys}
+        return ChangeSetQuery(f"SELECT * FROM changes_in_{table}($k)", params, False)
+    return ChangeSetQuery(f"SELECT * FROM changes_of_{table}($k, $keys)", {**params, "keys": keys}, False)
 
 
 def _odd_establishment_numbers(conn: duckdb.DuckDBPyConnection) -> bool:
@@ -229,10 +236,10 @@ def export_changes(conn: duckdb.DuckDBPyConnection, extract_number: int, export_
     folder = changes_folder(export_dir, extract_number)
     if folder.exists():
         _remove_partials(folder)
-    queries = [(entity.table, *change_set_query(conn, entity.table, extract_number)) for entity in ENTITIES]
-    if any("first_changes_in_" in query for _, query, _ in queries):
+    queries = {entity.table: change_set_query(conn, entity.table, extract_number) for entity in ENTITIES}
+    if any(query.in_table_order for query in queries.values()):
         _settle(conn)
-    return _write_side_by_side(conn, queries, folder)
+    return _write_side_by_side(conn, [(table, q.sql, q.params) for table, q in queries.items()], folder)
 
 
 def _write_side_by_side(conn: duckdb.DuckDBPyConnection, queries: list[tuple[str, str, dict]], folder: Path):

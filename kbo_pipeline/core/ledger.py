@@ -172,6 +172,11 @@ def add_batches(conn: duckdb.DuckDBPyConnection, entity, job_id: int, operation:
     ).fetchone()[0]
 
 
+def batch_name(table: str, operation: str, batch_number: int) -> str:
+    """A batch's name, as its step's mapping key and the failpoints know it: `activity_insert_0003`."""
+    return f"{table}_{operation}_{batch_number:04d}"
+
+
 def add_loaded_batch(conn: duckdb.DuckDBPyConnection, entity, job_id: int, rows: int) -> int:
     """The one batch of a table a Full into an empty database read straight into it: completed with
     the rows, in the staging transaction that inserted them; returns 1."""

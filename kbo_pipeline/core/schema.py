@@ -70,11 +70,10 @@ def _changes_in_table(entity: Entity) -> str:
     column, or its own number; a child row of an establishment belongs to that establishment's
     enterprise."""
     parts = {"enterprise": "", "establishments": "", "establishment_join": ""}
-    first = render("first_changes.sql", entity, enterprise="")
     if entity.table == "enterprise":
         parts["enterprise"] = f"t.{entity.key} AS enterprise_number, "
-        first = render("first_changes.sql", entity, enterprise=parts["enterprise"])
-    elif reaches_enterprise_through_establishment(entity):
+    first = render("first_changes.sql", entity, enterprise=parts["enterprise"])
+    if reaches_enterprise_through_establishment(entity):
         touched = render(
             "changes_establishments.sql", which="\n    WHERE establishment_number IN (SELECT unnest(keys))"
         )

@@ -63,16 +63,24 @@ def _staged_columns(entity: Entity, operation: str):
     return list(entity.columns)
 
 
-def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) -> str:
+def _typed_read(entity: Entity, operation: str) -> dict[str, str]:
+    """The identifiers of a typed read of one member: its columns, their expressions over the CSV's
+    columns renamed, and the reader (stage_rows.sql and load_rows.sql)."""
     columns = _staged_columns(entity, operation)
+    return {
+        "columns": ", ".join(c.name for c in columns),
+        "expressions": ", ".join(c.expression or c.name for c in columns),
+        "renamed": ", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns if c in columns),
+        "reader": csv_reader(entity, operation),
+    }
+
+
+def stage_rows_sql(entity: Entity, operation: str, target: str | None = None) -> str:
     return render(
         "stage_rows.sql",
         entity,
         staging_table=target or entity.staging_table,
-        columns=", ".join(c.name for c in columns),
-        expressions=", ".join(c.expression or c.name for c in columns),
-        renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns if c in columns),
-        reader=csv_reader(entity, operation),
+        **_typed_read(entity, operation),
         batch_number=(
             f"(row_number() OVER (ORDER BY {entity.key}) - 1) // $batch_size + 1"
             if operation == Operation.DELETE
@@ -125,14 +133,7 @@ def resource_problem(exc: Exception) -> str:
 
 
 def load_rows_sql(entity: Entity) -> str:
-    columns = _staged_columns(entity, Operation.INSERT)
-    return render(
-        "load_rows.sql",
-        entity,
-        expressions=", ".join(c.expression or c.name for c in columns),
-        renamed=", ".join(f'"{c.csv}" AS {c.name}' for c in entity.csv_columns),
-        reader=csv_reader(entity, Operation.INSERT),
-    )
+    return render("load_rows.sql", entity, **_typed_read(entity, Operation.INSERT))
 
 
 def tables_are_empty(conn: duckdb.DuckDBPyConnection) -> bool:
@@ -215,7 +216,7 @@ def _load_into_empty_tables(conn, job_id: int, extract: Extract, folder: Path) -
     with transaction(conn):
         for member in (m for m in extract.members if m.entity in ENTITIES):
             entity = member.entity
-            batch = f"{entity.table}_{Operation.INSERT}_0001"  # the table's one ledger batch, named as a step
+            batch = ledger.batch_name(entity.table, Operation.INSERT, 1)  # the table's one ledger batch
             params = {
                 "path": str(member_path(folder, member)),
                 "snapshot_date": extract.snapshot_date,

@@ -215,6 +215,10 @@ def baseline_in_process(database: Path, csvs: dict[str, Path]) -> tuple[float, f
     return baseline_load(database, csvs), peak_memory_mb()
 
 
+def current_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {e.table: conn.execute(f"SELECT count(*) FROM current_{e.table}").fetchone()[0] for e in ENTITIES}
+
+
 def reference_load(database: Path, zip_path: Path, folder: Path) -> tuple[float, float, dict[str, int]]:
     """The bare loader a data engineer would write, on the same ZIP: unzip, typed read_csv into the
     same tables, primary names. Its time, its peak memory and its current rows per table."""
@@ -230,7 +234,7 @@ def reference_load(database: Path, zip_path: Path, folder: Path) -> tuple[float,
         mark_touched(conn, 140)
         resolve_touched(conn)
         seconds = time.monotonic() - started
-        counts = {e.table: conn.execute(f"SELECT count(*) FROM current_{e.table}").fetchone()[0] for e in ENTITIES}
+        counts = current_counts(conn)
     shutil.rmtree(folder, ignore_errors=True)
     return seconds, peak_memory_mb(), counts
 
@@ -477,7 +481,7 @@ def run(scale: str, root: Path) -> None:
     print(f"full ratio (kbo import / reference loader): {full.seconds / reference_seconds:.2f}  (goal <= 2.0)")
     print(f"peak memory of the kbo import process (full): {full.peak_mb:,.0f} MB  (goal <= 3072)")
     with connect(str(database), settings.duckdb_config()) as conn:
-        counts = {e.table: conn.execute(f"SELECT count(*) FROM current_{e.table}").fetchone()[0] for e in ENTITIES}
+        counts = current_counts(conn)
     print(f"current rows equal to the reference loader's: {counts == reference_counts} ({sum(counts.values()):,} rows)")
     exported = full.run.phases["exports"][1]
     bare_seconds, bare_bytes = bare_copy(database, root / "bare_copy")
