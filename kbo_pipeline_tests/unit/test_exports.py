@@ -8,11 +8,12 @@ import duckdb
 import pytest
 
 from kbo_pipeline.core import exports
+from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import ENTITIES, ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.exports import changes_folder, expected_rows, export_changes, export_current, file_rows
 from kbo_pipeline.core.extract import parse_file_name
 from kbo_pipeline.core.importer import import_extract
-from kbo_pipeline.core.schema import is_establishment_number, reaches_enterprise_through_establishment
+from kbo_pipeline.core.schema import create_schema, is_establishment_number, reaches_enterprise_through_establishment
 
 
 def digests(folder) -> dict[str, str]:
@@ -106,6 +107,35 @@ def test_a_first_full_is_written_in_the_table_s_order(applied, tmp_path):
         ).df()
         assert written.iloc[:, -len(table.columns) :].equals(table), f.table  # after change, kind, enterprise
     assert establishment_rows > 0  # the join's branch was written too
+
+
+def test_a_first_full_keeps_the_table_s_order_where_a_hash_join_would_not(tmp_path):
+    """At a size where DuckDB probes its hash join on several threads (a million activity rows, a third of
+    them an establishment's), the rows an establishment's enterprise is joined to still come out in the
+    table's order, every time: the samples are too small for the join to reorder anything."""
+    with connect(str(tmp_path / "big.duckdb")) as conn:
+        create_schema(conn)
+        conn.execute("SET threads = 4")
+        conn.execute(
+            "INSERT INTO establishment (establishment_number, start_date, enterprise_number, _snapshot_date, "
+            "_extract_number, _is_current) SELECT '2.' || lpad(i::VARCHAR, 9, '0'), DATE '2000-01-01', "
+            "'0' || lpad((i * 3)::VARCHAR, 11, '0'), DATE '2025-10-01', 140, true FROM range(100000) t(i)"
+        )
+        conn.execute(
+            "INSERT INTO activity (entity_number, activity_group, nace_version, nace_code, classification, "
+            "_snapshot_date, _extract_number, _is_current) SELECT CASE WHEN i % 3 = 0 THEN '2.' || "
+            "lpad((i % 100000)::VARCHAR, 9, '0') ELSE '0' || lpad(i::VARCHAR, 11, '0') END, '001', '2008', "
+            "i::VARCHAR, 'MAIN', DATE '2025-10-01', 140, true FROM range(1000000) t(i)"
+        )
+        query = exports.change_set_query(conn, "activity", 140)
+        assert query.in_table_order
+        expected = conn.execute(
+            f"SELECT nace_code FROM activity ORDER BY {is_establishment_number('entity_number')}, rowid"
+        ).fetchall()
+        for attempt in range(2):
+            out = tmp_path / f"activity{attempt}.parquet"
+            conn.execute(f"COPY ({query.sql}) TO $path (FORMAT parquet)", {**query.params, "path": str(out)})
+            assert conn.execute("SELECT nace_code FROM read_parquet($p)", {"p": str(out)}).fetchall() == expected
 
 
 def test_an_establishment_number_of_another_form_takes_the_macro_s_path(applied, tmp_path):
