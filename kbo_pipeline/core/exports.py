@@ -45,8 +45,10 @@ CHANGE_FOLDER = re.compile(r"extract=(\d+)")
 CURRENT_TABLES = (*TABLES, CODE.table)
 # ZSTD, not DuckDB's default Snappy: a first Full's activity change set (36 M rows) was 53 MB against
 # 302 MB and no slower to write (10.5 s against 12.5 s); every Parquet reader knows it. DuckDB's default
-# row groups were faster than 1 M-row ones (12.5 s against 13.4 s). BENCHMARKS.md, issue 19.
-PARQUET = "FORMAT parquet, COMPRESSION zstd"
+# row groups were faster than 1 M-row ones (12.5 s against 13.4 s). No dictionary pages: ZSTD does
+# better on the plain values, and building a dictionary of 36 M entity numbers cost more than it saved
+# (8.3 s and 44 MB against 9.0 s and 53 MB). BENCHMARKS.md, issue 19.
+PARQUET = "FORMAT parquet, COMPRESSION zstd, DICTIONARY_SIZE_LIMIT 1"
 SIDE_BY_SIDE = 2  # files written at once: the machine's two cores (one large COPY uses both already)
 
 
