@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from kbo_pipeline.core.entities import Entity
+from kbo_pipeline.core.schema import staging_table_sql
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import Refusal
 
@@ -34,7 +35,10 @@ def stage_differences(
 ) -> tuple[Drift, int, int]:
     """Stage the Full's rows of one table into a temporary table (stage_full_rows(target) does it), then
     only the differing keys into the job's staging. Returns (drift, delete rows, insert rows)."""
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE reconcile_full AS SELECT * FROM {entity.staging_table} LIMIT 0")
+    # Declared, not `CREATE ... AS SELECT * FROM <staging> LIMIT 0`: on DuckDB 2.0.0 a table made that
+    # way inside a transaction reads back empty once an insert into it spans a row group (122,880
+    # rows), and the Full would look empty (every key retired).
+    conn.execute(staging_table_sql(entity, "reconcile_full", "CREATE OR REPLACE TEMP TABLE"))
     stage_full_rows("reconcile_full")
     compared = "struct_pack(" + ", ".join(c.name for c in entity.columns) + ")"
     conn.execute(render("reconcile_keys.sql", entity, compared=compared))

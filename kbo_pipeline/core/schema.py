@@ -17,12 +17,24 @@ def _column_definitions(columns) -> str:
     return ",\n    ".join(f"{c.name} {c.type}" for c in columns)
 
 
+def staging_table_sql(entity: Entity, name: str | None = None, create: str = "CREATE TABLE IF NOT EXISTS") -> str:
+    """DDL of a table shaped like the entity's staging table: the staging table itself, or (`name`,
+    `create`) a temporary one with the same columns."""
+    return render(
+        "staging_table.sql",
+        entity,
+        create=create,
+        staging_table=name or entity.staging_table,
+        columns=_column_definitions(entity.columns),
+    )
+
+
 @cache
 def _schema_statements() -> tuple[str, ...]:
     statements = [sql_text("ledger.sql"), sql_text("code_table.sql"), name_changes_table()]
     for entity in ENTITIES:
         statements.append(render("entity_table.sql", entity, columns=_column_definitions(entity.table_columns)))
-        statements.append(render("staging_table.sql", entity, columns=_column_definitions(entity.columns)))
+        statements.append(staging_table_sql(entity))
         statements.append(render("history_views.sql", entity))
     parts = [render("entity_history_part.sql", e, references=", ".join(e.references)) for e in ENTITIES]
     statements.append(render("entity_history.sql", selects="UNION ALL\n".join(parts)))

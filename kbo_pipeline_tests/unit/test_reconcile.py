@@ -1,12 +1,16 @@
 """A Full on a database that already holds data: only the differences go through the batch path."""
 
 import json
+from datetime import date
 
 import pytest
 
-from kbo_pipeline.core.entities import ENTITIES, TABLES
+from kbo_pipeline.core.database import connect, transaction
+from kbo_pipeline.core.entities import ENTITIES, ENTITY_BY_TABLE, TABLES
 from kbo_pipeline.core.importer import import_extract
-from kbo_pipeline.core.reconcile import DriftTooLarge
+from kbo_pipeline.core.reconcile import DriftTooLarge, stage_differences
+from kbo_pipeline.core.schema import create_schema
+from kbo_pipeline.core.staging import load_rows_sql, stage_rows_sql
 from kbo_pipeline_tests.support.fulls import current_state, full_zip
 from kbo_pipeline_tests.support.tables import table_checksums
 
@@ -80,3 +84,29 @@ def test_drift_above_five_percent_fails_unless_accepted(db, work_dir, samples, t
     assert table_checksums(db) == before
     assert import_extract(db, path, work_dir, accept_drift=True).final.already_completed is False
     assert len(current_rows(db, "enterprise")) == len(state["enterprise"])
+
+
+def test_a_full_larger_than_a_row_group_is_compared_whole(tmp_path):
+    """On DuckDB 2.0.0 a table created with `AS SELECT ... LIMIT 0` inside a transaction read back empty
+    once an insert into it spanned a row group (122,880 rows): a reconciled Full then looked empty, and
+    every current key differed. 130,000 enterprises, the same in the Full: nothing differs."""
+    enterprise, csv = ENTITY_BY_TABLE["enterprise"], tmp_path / "enterprise.csv"
+    with connect(str(tmp_path / "kbo.duckdb")) as conn:
+        create_schema(conn)
+        conn.execute(
+            "COPY (SELECT printf('0%03d.%03d.%03d', i // 1000000, i // 1000 % 1000, i % 1000) AS EnterpriseNumber, "
+            "'AC' AS Status, '000' AS JuridicalSituation, '1' AS TypeOfEnterprise, NULL AS JuridicalForm, "
+            "NULL AS JuridicalFormCAC, '01-01-2000' AS StartDate FROM range(200000000, 200130000) t(i)) "
+            "TO $path (HEADER)",
+            {"path": str(csv)},
+        )
+        loaded = {"path": str(csv), "snapshot_date": date(2025, 9, 30), "extract_number": 140}
+        assert conn.execute(load_rows_sql(enterprise), loaded).fetchone()[0] == 130_000
+
+        def stage_full_rows(target):
+            staged = {"path": str(csv), "job_id": 2, "operation": "insert", "batch_size": 1}
+            conn.execute(stage_rows_sql(enterprise, "insert", target), staged)
+
+        with transaction(conn):
+            drift, deletes, inserts = stage_differences(conn, enterprise, 2, stage_full_rows, 1000)
+    assert (drift.changed_keys, drift.current_keys, deletes, inserts) == (0, 130_000, 0, 0)
