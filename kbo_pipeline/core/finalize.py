@@ -108,10 +108,11 @@ def _job_status(conn: duckdb.DuckDBPyConnection, job_id: int) -> tuple[str, int,
 
 def resolve_names(conn: duckdb.DuckDBPyConnection, job_id: int) -> int:
     """Once every batch is applied: recompute the primary names of the enterprises the extract touched
-    (its enterprise rows or denominations). Idempotent; the count is kept on the job."""
+    (its enterprise rows or denominations). Idempotent; the count is kept on the job. A Full into an
+    empty database resolved them as it loaded the enterprises (staging.py): its count is there already."""
     with transaction(conn):
         status, extract_number, names = _job_status(conn, job_id)
-        if status == JobStatus.COMPLETED:
+        if status == JobStatus.COMPLETED or names is not None:
             return int(names or 0)
         _refuse_unfinished(conn, job_id, "resolve primary names")
         mark_touched(conn, extract_number)

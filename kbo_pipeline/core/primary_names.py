@@ -41,6 +41,26 @@ def _apply_names(conn: duckdb.DuckDBPyConnection) -> int:
     return int(conn.execute(sql).fetchone()[0])
 
 
+def insert_named(conn: duckdb.DuckDBPyConnection, job_id: int, snapshot_date, extract_number: int) -> int:
+    """A first Full's staged enterprise rows into the enterprise table with their primary names, computed
+    from the denominations already in the database; returns the rows inserted, every one named."""
+    conn.execute(render("touched_staged.sql", NAMED), {"job_id": job_id})
+    conn.execute(sql_text("primary_names.sql"))
+    finalized = [c.name for c in NAMED.finalized]
+    sql = render(
+        "load_named_rows.sql",
+        NAMED,
+        named=", ".join(finalized),
+        names=", ".join(f"names.{name}" for name in finalized),
+        staged=", ".join(f"s.{c.name}" for c in NAMED.columns),
+    )
+    params = {"job_id": job_id, "snapshot_date": snapshot_date, "extract_number": extract_number}
+    rows = conn.execute(sql, params).fetchone()[0]
+    conn.execute("DROP TABLE touched_enterprises")
+    conn.execute("DROP TABLE touched_names")
+    return int(rows)
+
+
 def forget_name_changes(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
     conn.execute("DELETE FROM import_name_changes WHERE extract_number = $extract", {"extract": extract_number})
 

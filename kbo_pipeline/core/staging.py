@@ -23,6 +23,7 @@ from kbo_pipeline.core.duplicates import drop_duplicates
 from kbo_pipeline.core.duplicates import record as record_duplicates
 from kbo_pipeline.core.entities import CODE, ENTITIES, Entity, Operation
 from kbo_pipeline.core.extract import Extract, ExtractError, ExtractType, Member, expected_header
+from kbo_pipeline.core.primary_names import NAMED, insert_named
 from kbo_pipeline.core.reconcile import check_drift, drift_report, stage_differences
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.core.work_folders import member_path
@@ -40,6 +41,7 @@ class StagedPart:
 
 
 LOADED = "a Full into an empty database: read straight into the table"
+ONE_BATCH = 2**31 - 1  # the batch size that numbers every staged row of a file batch 1
 
 
 def _columns_struct(entity: Entity, operation: str) -> str:
@@ -211,29 +213,48 @@ def _stage_member(
 
 def _load_into_empty_tables(conn, job_id: int, extract: Extract, folder: Path) -> list[StagedPart]:
     """A Full into an empty database: every file read straight into its table, its duplicate rows
-    dropped there, one completed ledger batch per table; all in one transaction, like staging."""
-    parts, duplicates = [], []
+    dropped there, one completed ledger batch per table; all in one transaction, like staging. The
+    enterprises come last, with their primary names (from the denominations loaded before them), so
+    that no later step updates every enterprise row."""
+    members = [m for m in extract.members if m.entity in ENTITIES]
+    parts, duplicates, names = {}, [], 0
     with transaction(conn):
-        for member in (m for m in extract.members if m.entity in ENTITIES):
+        for member in sorted(members, key=lambda m: m.entity.table == NAMED.table):
             entity = member.entity
             batch = ledger.batch_name(entity.table, Operation.INSERT, 1)  # the table's one ledger batch
-            params = {
-                "path": str(member_path(folder, member)),
-                "snapshot_date": extract.snapshot_date,
-                "extract_number": extract.number,
-            }
             failpoints.hit("before_sql", batch, extract.number)
-            with reading(extract, member):
-                rows = conn.execute(load_rows_sql(entity), params).fetchone()[0]
-            if dropped := drop_duplicates(conn, entity, job_id, member.name, entity.table, extract.number):
-                duplicates.append(dropped)
-                rows -= dropped.dropped
+            if entity.table == NAMED.table:
+                rows = names = _load_named(conn, extract, folder, member, job_id, duplicates)
+            else:
+                params = {
+                    "path": str(member_path(folder, member)),
+                    "snapshot_date": extract.snapshot_date,
+                    "extract_number": extract.number,
+                }
+                with reading(extract, member):
+                    rows = conn.execute(load_rows_sql(entity), params).fetchone()[0]
+                if dropped := drop_duplicates(conn, entity, job_id, member.name, entity.table, extract.number):
+                    duplicates.append(dropped)
+                    rows -= dropped.dropped
             batches = ledger.add_loaded_batch(conn, entity, job_id, rows)
             failpoints.hit("before_commit", batch, extract.number)
-            parts.append(StagedPart(entity.table, Operation.INSERT, rows, rows, batches, LOADED))
+            parts[entity.table] = StagedPart(entity.table, Operation.INSERT, rows, rows, batches, LOADED)
         record_duplicates(conn, job_id, duplicates)
-        _stage_code_and_mark_staged(conn, job_id, extract, folder, parts)
-    return parts
+        ledger.record_names(conn, job_id, names)
+        _stage_code_and_mark_staged(conn, job_id, extract, folder, list(parts.values()))
+    return [parts[m.entity.table] for m in members]
+
+
+def _load_named(conn, extract: Extract, folder: Path, member: Member, job_id: int, duplicates: list) -> int:
+    """The enterprises of a Full into an empty database: staged, their duplicates dropped there, then
+    inserted with their primary names; their staged rows removed. Returns the rows inserted."""
+    entity = member.entity
+    _stage_member(conn, extract, folder, member, job_id, Operation.INSERT, ONE_BATCH)
+    if dropped := drop_duplicates(conn, entity, job_id, member.name):
+        duplicates.append(dropped)
+    rows = insert_named(conn, job_id, extract.snapshot_date, extract.number)
+    conn.execute(f"DELETE FROM {entity.staging_table} WHERE job_id = $job_id", {"job_id": job_id})
+    return rows
 
 
 def _stage_code_and_mark_staged(conn, job_id: int, extract: Extract, folder: Path, parts: list[StagedPart]) -> None:

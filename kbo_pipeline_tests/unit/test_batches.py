@@ -9,6 +9,7 @@ from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZ
 from kbo_pipeline.core.extract import ExtractError
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.ledger import BatchStatus
+from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
 from kbo_pipeline.errors import ConfigError
 from kbo_pipeline_tests.support.files import rewritten
 from kbo_pipeline_tests.support.replay import assert_equals_replay
@@ -161,6 +162,16 @@ def test_a_full_into_an_empty_database_is_read_straight_into_its_tables(db, work
         rows = db.execute(f"SELECT count(*) FROM {table} WHERE _extract_number = 140 AND _is_current").fetchone()[0]
         assert (count, status, staged, applied) == (1, BatchStatus.COMPLETED, rows, rows), table
         assert db.execute(f"SELECT count(*) FROM import_staging_{table}").fetchone()[0] == 0
+
+    # The enterprises came in with their primary names: resolving them again, as an Update's names
+    # step does, changes no row; the job's count is every enterprise.
+    enterprises = db.execute("SELECT count(*) FROM enterprise").fetchone()[0]
+    assert (
+        db.execute("SELECT names_resolved FROM import_jobs WHERE job_id = $j", {"j": job_id}).fetchone()[0]
+        == enterprises
+    )
+    mark_touched(db, 140)
+    assert resolve_touched(db) == 0
 
     # The same Full with a short last line in activity, its last file: the whole staging rolls back.
     def bad_last_line(name, data):
