@@ -141,6 +141,7 @@ BENCH_FIGURES = (
     "daily update, kbo import command on a 20,000-enterprise register: ",
     "daily update phases (20,000 enterprises): ",
     "daily update, full register / small register: command ",
+    "reconciled Full (KboOpenData_0143_",
 )
 
 
@@ -152,6 +153,7 @@ def test_kbo_bench_runs_to_the_end_and_prints_every_figure(tmp_path):
     lines = bench.stdout.splitlines()
     for figure in BENCH_FIGURES:
         assert any(line.startswith(figure) for line in lines), f"no line starting {figure!r} in:\n{bench.stdout}"
+    assert lines[-1].endswith("current rows equal to the reference loader's: True"), lines[-1]
     phases = next(line for line in lines if line.startswith("daily update phases: "))
     for phase in (
         "staging",
