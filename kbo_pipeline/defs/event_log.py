@@ -24,12 +24,11 @@ from contextlib import contextmanager
 
 from dagster import StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
-from dagster._core.storage.sqlite import create_db_conn_string
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._core.storage.sqlite_storage import _event_logs_directory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 30  # as Dagster's own storage waits for a database another process writes
 KEPT_ENGINES = 4  # the index and the runs this process writes; the UI reading many runs evicts the oldest
 
 
