@@ -43,11 +43,18 @@ def test_the_instance_kbo_writes_uses_it(dagster_home):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_engines_are_bounded(dagster_home):
+def test_connections_are_kept_without_a_flush_per_event_and_bounded(dagster_home):
     with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        run_id = three_steps.execute_in_process(instance=instance).run_id
+        kept = storage._engines[run_id]
+        storage.store_event(storage.get_logs_for_run(run_id)[-1]._replace(user_message="one more"))
+        assert storage._engines[run_id] is kept  # the same engine, not one per event
+        with kept.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL: flushed at checkpoints
         for _ in range(KEPT_ENGINES + 2):
             three_steps.execute_in_process(instance=instance)
-        assert len(instance.event_log_storage._engines) <= KEPT_ENGINES
+        assert len(storage._engines) == KEPT_ENGINES and run_id not in storage._engines
 
 
 def test_a_watcher_in_another_storage_sees_each_event(dagster_home):

@@ -7,6 +7,7 @@ from kbo_pipeline.core.batches import apply_batch, mark_failed
 from kbo_pipeline.core.database import connect
 from kbo_pipeline.core.entities import FULL_BATCH_SIZE, TABLES, UPDATE_BATCH_SIZES
 from kbo_pipeline.core.extract import ExtractError
+from kbo_pipeline.core.finalize import resolve_names
 from kbo_pipeline.core.importer import import_extract
 from kbo_pipeline.core.ledger import BatchStatus
 from kbo_pipeline.core.primary_names import mark_touched, resolve_touched
@@ -163,13 +164,15 @@ def test_a_full_into_an_empty_database_is_read_straight_into_its_tables(db, work
         assert (count, status, staged, applied) == (1, BatchStatus.COMPLETED, rows, rows), table
         assert db.execute(f"SELECT count(*) FROM import_staging_{table}").fetchone()[0] == 0
 
-    # The enterprises came in with their primary names: resolving them again, as an Update's names
-    # step does, changes no row; the job's count is every enterprise.
+    # The enterprises came in with their primary names: the names step finds them resolved (it returns
+    # the job's count, every enterprise, without computing them again), and resolving them again as an
+    # Update's names step does changes no row.
     enterprises = db.execute("SELECT count(*) FROM enterprise").fetchone()[0]
     assert (
         db.execute("SELECT names_resolved FROM import_jobs WHERE job_id = $j", {"j": job_id}).fetchone()[0]
         == enterprises
     )
+    assert resolve_names(db, job_id) == enterprises
     mark_touched(db, 140)
     assert resolve_touched(db) == 0
 
