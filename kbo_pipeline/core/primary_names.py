@@ -56,8 +56,7 @@ def insert_named(conn: duckdb.DuckDBPyConnection, job_id: int, snapshot_date, ex
     )
     params = {"job_id": job_id, "snapshot_date": snapshot_date, "extract_number": extract_number}
     rows = conn.execute(sql, params).fetchone()[0]
-    conn.execute("DROP TABLE touched_enterprises")
-    conn.execute("DROP TABLE touched_names")
+    _drop_touched(conn)
     return int(rows)
 
 
@@ -73,6 +72,10 @@ def resolve_touched(conn: duckdb.DuckDBPyConnection, recorded_as: int | None = N
     if recorded_as is not None:
         _record_name_changes(conn, recorded_as)
     updated = _apply_names(conn)
+    _drop_touched(conn)
+    return updated
+
+
+def _drop_touched(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE touched_enterprises")
     conn.execute("DROP TABLE touched_names")
-    return updated
