@@ -13,8 +13,8 @@
 --   SELECT * FROM changes_in_{table}(148) WHERE kind <> 'unchanged';
 --
 -- The keys extract k touched in {table}: what it added, retired or renamed. The rows it added are at the
--- table's end and the rows it retired are found by the row groups' min/max of _deleted_at_extract; a
--- row group without either is skipped.
+-- table's end, and so are the rows a daily update retired (moved there: core/row_changes.py); the row
+-- groups' min/max of _extract_number and _deleted_at_extract skip every other row group.
 CREATE OR REPLACE MACRO changed_keys_{table}(k) AS TABLE
 SELECT {key} AS key FROM {table} WHERE _extract_number = k
 UNION

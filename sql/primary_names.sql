@@ -1,7 +1,7 @@
 -- Primary name of every current enterprise in touched_enterprises: the legal name (type 001) in the first language present in the order Dutch (2),
 -- French (1), unknown (0), German (3), English (4); the greatest by string order within a language;
 -- the enterprise number when there is none. Only the enterprises whose names change are updated: most
--- re-delivered enterprises keep theirs, and every row updated is a row group rewritten at checkpoint.
+-- re-delivered enterprises keep theirs, and every row changed is moved or rewritten (core/row_changes.py).
 -- The names are computed first, then applied, and the tables are filtered by semi-joins: in the
 -- transaction that creates touched_enterprises DuckDB has no statistics for it and planned the joins
 -- with the wrong build side (0.75 s instead of 0.2 s on the full register).

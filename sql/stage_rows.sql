@@ -4,7 +4,7 @@
 -- read the CSV on one thread (1.7 x slower for the Full's files here), while the sequence keeps the
 -- read parallel, with exact batch sizes and nearly contiguous batches. Deletes (one key column) are
 -- numbered in key order, so that a delete batch retires rows of one stretch of the table: its scan
--- skips the rest by the row groups' min/max, and fewer row groups are rewritten at checkpoint.
+-- skips the rest by the row groups' min/max (and, updated in place, fewer are rewritten at checkpoint).
 CREATE OR REPLACE TEMP SEQUENCE kbo_staged_row;
 INSERT INTO {staging_table} (job_id, batch_number, operation, {columns})
 SELECT $job_id, {batch_number}, $operation, {expressions}

@@ -14,6 +14,7 @@ from kbo_pipeline.core import failpoints, ledger
 from kbo_pipeline.core.database import is_interrupt, transaction
 from kbo_pipeline.core.entities import ENTITY_BY_TABLE, TABLES, Operation
 from kbo_pipeline.core.ledger import UNFINISHED_BATCHES, BatchStatus
+from kbo_pipeline.core.row_changes import change_rows
 from kbo_pipeline.core.templates import render
 from kbo_pipeline.errors import FinalError
 
@@ -63,9 +64,19 @@ def plan_batches(
     return sorted(batches, key=lambda b: (order[b.table], b.operation != Operation.DELETE, b.batch_number))
 
 
+RETIRED = ("_is_current", "_deleted_at_extract")  # the columns a delete batch changes
+
+
 @cache
 def _apply_sql(table: str, operation: str) -> str:
     return render(f"apply_{operation}.sql", ENTITY_BY_TABLE[table])
+
+
+def _apply(conn: duckdb.DuckDBPyConnection, batch: Batch, params: dict) -> int:
+    sql = _apply_sql(batch.table, batch.operation)
+    if batch.operation == Operation.DELETE:
+        return change_rows(conn, ENTITY_BY_TABLE[batch.table], sql, params, RETIRED)
+    return conn.execute(sql, params).fetchone()[0]
 
 
 def _key_params(batch: Batch) -> dict:
@@ -99,7 +110,7 @@ def apply_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> BatchResult:
             params = {"job_id": batch.job_id, "batch_number": batch.batch_number, "extract": batch.extract_number}
             if batch.operation == Operation.INSERT:
                 params["snapshot_date"] = batch.snapshot_date
-            rows = conn.execute(_apply_sql(batch.table, batch.operation), params).fetchone()[0]
+            rows = _apply(conn, batch, params)
             ledger.complete_batch(conn, key, rows)
             failpoints.hit("before_commit", batch.mapping_key, batch.extract_number)
         failpoints.hit("commit_lost", batch.mapping_key, batch.extract_number)

@@ -209,7 +209,8 @@ def change_set_query(conn: duckdb.DuckDBPyConnection, table: str, extract_number
     """The query (and its parameters) that reads changes_in_<table>(k) at the cost of what extract k
     touched: an extract that nothing in the table precedes (a first Full) is every row added and new,
     in the table's order (no sort of 47 M rows); otherwise the keys it touched are read first, from
-    the rows it added (the table's end) and retired (found by their row groups' min/max), and bound."""
+    the rows it added and retired (the table's end, where a daily update moves what it retires; found
+    by the row groups' min/max), and bound."""
     if table not in TABLES:
         raise ValueError(f"{table!r} is not a table of the entity spec")
     params = {"k": extract_number}

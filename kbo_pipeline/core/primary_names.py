@@ -1,13 +1,15 @@
 """Primary names of enterprises (rule in docs/extract-format.md), recomputed for those an extract touched.
 
-The names are the enterprise's finalized columns, updated in place on its current row. Where an
-extract changes them without adding an enterprise row (a denomination changed), the change is recorded
-in import_name_changes, so that the extract's change set carries it (changes_in_enterprise, 'renamed').
+The names are the enterprise's finalized columns, changed on its current row (core/row_changes.py).
+Where an extract changes them without adding an enterprise row (a denomination changed), the change is
+recorded in import_name_changes, so that the extract's change set carries it (changes_in_enterprise,
+'renamed').
 """
 
 import duckdb
 
 from kbo_pipeline.core.entities import ENTITY_BY_TABLE
+from kbo_pipeline.core.row_changes import change_rows
 from kbo_pipeline.core.templates import render, sql_text
 
 NAMED = ENTITY_BY_TABLE["enterprise"]  # the entity whose finalized columns are its names
@@ -36,9 +38,10 @@ def _record_name_changes(conn: duckdb.DuckDBPyConnection, extract_number: int) -
 
 
 def _apply_names(conn: duckdb.DuckDBPyConnection) -> int:
-    assignments = ",\n    ".join(f"{c.name} = names.{c.name}" for c in NAMED.finalized)
-    sql = render("primary_names_apply.sql", NAMED, assignments=assignments, differs=_differs(NAMED.table))
-    return int(conn.execute(sql).fetchone()[0])
+    finalized = tuple(c.name for c in NAMED.finalized)
+    names = ", ".join(f"names.{name}" for name in finalized)
+    renamed = render("primary_names_apply.sql", NAMED, names=names, differs=_differs("e"))
+    return change_rows(conn, NAMED, renamed, {}, finalized)
 
 
 def insert_named(conn: duckdb.DuckDBPyConnection, job_id: int, snapshot_date, extract_number: int) -> int:
