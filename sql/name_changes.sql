@@ -1,6 +1,6 @@
--- Between computing the names (primary_names.sql, touched_names) and applying them: the enterprises
--- whose current row, added by an earlier extract than $extract, gets other names, with both.
+-- Of the renamed enterprises (renamed_enterprises.sql), those whose current row an earlier extract
+-- than $extract added, with their names before and after: the extract's 'renamed' change set.
 INSERT OR IGNORE INTO import_name_changes
-SELECT $extract, e.{key}, {old_and_new}
-FROM {table} e JOIN touched_names names ON names.{key} = e.{key}
-WHERE e._is_current AND e._extract_number <> $extract AND ({differs});
+SELECT $extract, {key}, {old_and_new}
+FROM renamed_enterprises
+WHERE _extract_number <> $extract;

@@ -13,6 +13,8 @@ from kbo_pipeline.core.row_changes import change_rows
 from kbo_pipeline.core.templates import render, sql_text
 
 NAMED = ENTITY_BY_TABLE["enterprise"]  # the entity whose finalized columns are its names
+FINALIZED = tuple(c.name for c in NAMED.finalized)
+OLD_AND_NEW = tuple(f"{side}_{name}" for side in ("old", "new") for name in FINALIZED)  # import_name_changes
 
 
 def mark_touched(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
@@ -27,21 +29,22 @@ def name_changes_table() -> str:
 
 def _differs(row: str) -> str:
     """SQL: `row`'s names differ from the computed ones (touched_names AS names)."""
-    return " OR ".join(f"{row}.{c.name} IS DISTINCT FROM names.{c.name}" for c in NAMED.finalized)
+    return " OR ".join(f"{row}.{name} IS DISTINCT FROM names.{name}" for name in FINALIZED)
 
 
-def _record_name_changes(conn: duckdb.DuckDBPyConnection, extract_number: int) -> None:
-    names = [c.name for c in NAMED.finalized]
-    old_and_new = ", ".join([f"e.{n}" for n in names] + [f"names.{n}" for n in names])
-    sql = render("name_changes.sql", NAMED, old_and_new=old_and_new, differs=_differs("e"))
-    conn.execute(sql, {"extract": extract_number})
-
-
-def _apply_names(conn: duckdb.DuckDBPyConnection) -> int:
-    finalized = tuple(c.name for c in NAMED.finalized)
-    names = ", ".join(f"names.{name}" for name in finalized)
-    renamed = render("primary_names_apply.sql", NAMED, names=names, differs=_differs("e"))
-    return change_rows(conn, NAMED, renamed, {}, finalized)
+def _rename(conn: duckdb.DuckDBPyConnection, recorded_as: int | None) -> int:
+    """The computed names (touched_names) onto the current rows they change; with `recorded_as`, those
+    changes recorded as that extract's (import_name_changes). Returns the rows changed."""
+    read = ", ".join(
+        [f"e.{name} AS old_{name}" for name in FINALIZED] + [f"names.{name} AS new_{name}" for name in FINALIZED]
+    )
+    conn.execute(render("renamed_enterprises.sql", NAMED, old_and_new=read, differs=_differs("e")))
+    if recorded_as is not None:
+        conn.execute(render("name_changes.sql", NAMED, old_and_new=", ".join(OLD_AND_NEW)), {"extract": recorded_as})
+    new_names = ", ".join(f"new_{name} AS {name}" for name in FINALIZED)
+    renamed = change_rows(conn, NAMED, f"SELECT changed_row, {new_names} FROM renamed_enterprises", {}, FINALIZED)
+    conn.execute("DROP TABLE renamed_enterprises")
+    return renamed
 
 
 def insert_named(conn: duckdb.DuckDBPyConnection, job_id: int, snapshot_date, extract_number: int) -> int:
@@ -49,12 +52,11 @@ def insert_named(conn: duckdb.DuckDBPyConnection, job_id: int, snapshot_date, ex
     from the denominations already in the database; returns the rows inserted, every one named."""
     conn.execute(render("touched_staged.sql", NAMED), {"job_id": job_id})
     conn.execute(sql_text("primary_names.sql"))
-    finalized = [c.name for c in NAMED.finalized]
     sql = render(
         "load_named_rows.sql",
         NAMED,
-        named=", ".join(finalized),
-        names=", ".join(f"names.{name}" for name in finalized),
+        named=", ".join(FINALIZED),
+        names=", ".join(f"names.{name}" for name in FINALIZED),
         staged=", ".join(f"s.{c.name}" for c in NAMED.columns),
     )
     params = {"job_id": job_id, "snapshot_date": snapshot_date, "extract_number": extract_number}
@@ -72,9 +74,7 @@ def resolve_touched(conn: duckdb.DuckDBPyConnection, recorded_as: int | None = N
     `recorded_as` (an extract being applied, not a rollback), the in-place changes are recorded as that
     extract's."""
     conn.execute(sql_text("primary_names.sql"))
-    if recorded_as is not None:
-        _record_name_changes(conn, recorded_as)
-    updated = _apply_names(conn)
+    updated = _rename(conn, recorded_as)
     _drop_touched(conn)
     return updated
 
